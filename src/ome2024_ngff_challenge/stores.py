@@ -53,6 +53,10 @@ class Store(ABC):
         without an exception; on an exception nothing is stored."""
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+
+    @abstractmethod
     def delete_tree(self) -> None:
         """Delete everything below the store's root (and the root itself)."""
 
@@ -143,6 +147,10 @@ class LocalStore(Store):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
 
     def delete_tree(self) -> None:
         if self.root.is_dir() and not self.root.is_symlink():

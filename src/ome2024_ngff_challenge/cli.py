@@ -1,0 +1,282 @@
+"""The `ome2024-ngff-challenge` command line.
+
+`resave` is also the default: `ome2024-ngff-challenge IN OUT` works without the
+word, as older instructions write it. Every user error is one line on stderr
+and a non-zero exit; a traceback only with `--log debug` (or trace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+
+from . import TOOL_NAME, __version__
+from .errors import UserError
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+TRACE = 5
+LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
+              "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
+COMMANDS = ("resave", "example")
+
+RESAVE_EXAMPLES = """\
+examples:
+  convert with the automatic layout (source chunks, shards up to ~256 MiB):
+    ome2024-ngff-challenge resave --cc-by in.zarr out.zarr
+  the same, older spelling without the word 'resave':
+    ome2024-ngff-challenge in.zarr out.zarr --cc-by
+
+  chunks and shards (clipped to each resolution level; shards are multiples of chunks):
+    ome2024-ngff-challenge resave --cc0 --output-chunks=1,1,1,256,256 \\
+        --output-shards=1,1,1,2048,2048 in.zarr out.zarr
+  unsharded Zarr v3 (chunks are the stored objects):
+    ome2024-ngff-challenge resave --cc0 --output-shards=none in.zarr out.zarr
+
+  review and edit the layout before converting:
+    ome2024-ngff-challenge resave in.zarr details.json --output-write-details
+    ome2024-ngff-challenge resave --cc-by --output-read-details=details.json in.zarr out.zarr
+  (a single image gives a list [{"shape", "chunks", "shards"}, ...] in the order of its
+  multiscales datasets; plates, labels and bioformats2raw give an object keyed by array
+  path, e.g. {"0": {...}, "labels/cells/0": {...}, "A/1/0/0": {...}}; both forms are read back,
+  and changes to "shape" are ignored)
+
+  write the metadata now and one zarrs_reencode command per array to run elsewhere:
+    ome2024-ngff-challenge resave --output-script in.zarr out.zarr
+
+  metadata for the challenge's RO-Crate (ro-crate-metadata.json):
+    ome2024-ngff-challenge resave in.zarr out.zarr --cc-by \\
+        --rocrate-organism=NCBI:txid9606 --rocrate-modality=obo:FBbi_00000369 \\
+        --rocrate-name="HeLa time-lapse" --rocrate-description="..."
+  organisms are NCBI taxonomy ids: NCBI:txid9606 (Homo sapiens), NCBI:txid10090 (Mus musculus),
+  NCBI:txid7955 (Danio rerio), NCBI:txid7227 (Drosophila melanogaster),
+  NCBI:txid6239 (Caenorhabditis elegans), NCBI:txid3702 (Arabidopsis thaliana),
+  NCBI:txid4932 (Saccharomyces cerevisiae);
+  modalities are terms of the Biological Imaging Methods Ontology (FBbi), e.g. obo:FBbi_00000369.
+"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"expected a positive integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=TOOL_NAME,
+        description="Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3) with an RO-Crate.",
+        epilog="Run 'ome2024-ngff-challenge COMMAND --help' for a command's options. "
+        "Without a command, 'resave' is assumed.",
+    )
+    parser.add_argument("--version", action="version", version=f"{TOOL_NAME} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    resave = sub.add_parser(
+        "resave",
+        help="convert an OME-Zarr 0.4 dataset (image, labels, plate, bioformats2raw) to 0.5",
+        description="Convert an OME-Zarr 0.4 dataset (Zarr v2) to OME-Zarr 0.5 (Zarr v3): images with "
+        "their labels, HCS plates and bioformats2raw layouts. Every voxel and all metadata are kept.",
+        epilog=RESAVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    resave.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
+    resave.add_argument("output", metavar="OUTPUT",
+                        help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
+    add_common(resave)
+
+    out = resave.add_argument_group("output layout")
+    out.add_argument("--output-chunks", metavar="C,C,...",
+                     help="inner chunk shape for every level, e.g. 1,1,1,256,256 (clipped to small levels); "
+                     "default: the source's chunks")
+    out.add_argument("--output-shards", metavar="S,S,...|none",
+                     help="shard shape for every level, a multiple of the chunks, e.g. 1,1,1,2048,2048; "
+                     "'none' writes unsharded arrays; default: chosen per level, up to ~256 MiB uncompressed")
+    out.add_argument("--output-codec", metavar="CODEC", default="blosc-zstd-5",
+                     help="compression of the output chunks: blosc[-CNAME[-LEVEL[-SHUFFLE]]], zstd[-LEVEL], "
+                     "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data)")
+    out.add_argument("--output-write-details", action="store_true",
+                     help="write the planned shape/chunks/shards of every array to OUTPUT (a JSON file) "
+                     "instead of converting")
+    out.add_argument("--output-read-details", metavar="FILE",
+                     help="take chunks and shards from FILE (as written by --output-write-details)")
+    out.add_argument("--output-script", action="store_true",
+                     help="write the metadata and, in each array folder, a convert.sh with the "
+                     "zarrs_reencode command that writes its data")
+    out.add_argument("--output-overwrite", action="store_true",
+                     help="replace an existing output (only ever an earlier Zarr output)")
+    out.add_argument("--output-threads", type=positive_int, metavar="N", default=None,
+                     help="threads that convert shards in parallel (default: the number of CPUs)")
+    out.add_argument("--conversion-notes", metavar="TEXT",
+                     help="free text recorded with the conversion statistics of every array")
+
+    crate = resave.add_argument_group(
+        "RO-Crate metadata (ro-crate-metadata.json)",
+        "The challenge asks for a license, an organism and an imaging modality.",
+    )
+    lic = crate.add_mutually_exclusive_group()
+    lic.add_argument("--cc-by", action="store_true", help="license: CC BY 4.0")
+    lic.add_argument("--cc0", action="store_true", help="license: CC0 1.0 (public domain)")
+    lic.add_argument("--rocrate-license", metavar="URL", help="license: any license URL")
+    crate.add_argument("--rocrate-organism", metavar="TERM", help="NCBI taxon, e.g. NCBI:txid9606 (human)")
+    crate.add_argument("--rocrate-modality", metavar="TERM", help="FBbi imaging method, e.g. obo:FBbi_00000369")
+    crate.add_argument("--rocrate-name", metavar="TEXT", help="dataset name (default: the output folder name)")
+    crate.add_argument("--rocrate-description", metavar="TEXT", help="dataset description")
+    crate.add_argument("--rocrate-skip", action="store_true", help="write no ro-crate-metadata.json")
+
+    example = sub.add_parser(
+        "example",
+        help="write a small example OME-Zarr 0.4 image (with labels) to try the converter on",
+        description="Write a small OME-Zarr 0.4 image with a label image, made on the spot (no network).",
+    )
+    example.add_argument("output", metavar="OUTPUT", help="folder to create")
+    example.add_argument("--output-overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_common(example)
+    return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", choices=list(LOG_LEVELS), default="warn", metavar="LEVEL",
+                        help="error, warn (default), info, debug or trace; debug shows tracebacks")
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    if argv and argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        return ["resave", *argv]
+    return argv
+
+
+class LowerLevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+def setup_logging(level_name: str) -> None:
+    logging.addLevelName(TRACE, "TRACE")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LowerLevelFormatter("%(levelname)s: %(message)s"))
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(LOG_LEVELS[level_name])
+    LOG.propagate = False
+
+
+def run_resave(args) -> int:
+    from .layout import parse_shape_option
+    from .output_format import parse_compression
+    from .plan import LayoutRequest
+    from .resave import ResaveOptions, resave
+    from .rocrate_meta import LICENSES, CrateInfo, validate_license, validate_modality, validate_organism
+    from .stores import LocalStore
+
+    details = None
+    if args.output_read_details:
+        try:
+            with open(args.output_read_details, encoding="utf-8") as f:
+                details = json.load(f)
+        except OSError as e:
+            msg = f"--output-read-details: {args.output_read_details}: {e.strerror}"
+            raise UserError(msg) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            msg = f"--output-read-details: {args.output_read_details}: not valid JSON ({e})"
+            raise UserError(msg) from None
+    layout = LayoutRequest(
+        chunks=parse_shape_option(args.output_chunks, "--output-chunks"),
+        shards=parse_shape_option(args.output_shards, "--output-shards", allow_none=True),
+        details=details,
+    )
+    crate = None
+    if not args.rocrate_skip:
+        license_url = LICENSES["cc-by"] if args.cc_by else LICENSES["cc0"] if args.cc0 else None
+        if args.rocrate_license:
+            license_url = validate_license(args.rocrate_license)
+        crate = CrateInfo(
+            name=args.rocrate_name or os.path.basename(os.path.normpath(args.output)),
+            description=args.rocrate_description,
+            license=license_url,
+            organism=validate_organism(args.rocrate_organism) if args.rocrate_organism else None,
+            modality=validate_modality(args.rocrate_modality) if args.rocrate_modality else None,
+        )
+    options = ResaveOptions(
+        layout=layout,
+        compression=parse_compression(args.output_codec),
+        threads=args.output_threads or os.cpu_count() or 1,
+        overwrite=args.output_overwrite,
+        write_details=args.output_write_details,
+        script=args.output_script,
+        notes=args.conversion_notes,
+        crate=crate,
+    )
+    resave(LocalStore(args.input), LocalStore(args.output), options)
+    if not args.output_write_details:
+        if crate is None:
+            LOG.warning("no RO-Crate written (--rocrate-skip): the dataset is not complete for the challenge")
+        elif crate.missing():
+            LOG.warning(
+                "RO-Crate without %s: the dataset is not complete for the challenge "
+                "(add %s)", ", ".join(crate.missing()),
+                ", ".join({"license": "--cc-by, --cc0 or --rocrate-license",
+                           "organism": "--rocrate-organism", "modality": "--rocrate-modality"}[m]
+                          for m in crate.missing()),
+            )
+    return 0
+
+
+def run_example(args) -> int:
+    from .resave import prepare_output
+    from .samples import write_example
+    from .stores import LocalStore
+
+    prepare_output(LocalStore(args.output), args.output_overwrite)
+    write_example(args.output)
+    print(args.output)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return int(e.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    setup_logging(args.log)
+    debug = LOG.isEnabledFor(logging.DEBUG)
+    try:
+        return {"resave": run_resave, "example": run_example}[args.command](args)
+    except UserError as e:
+        if debug:
+            LOG.exception("traceback")
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the output is incomplete", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an unexpected environment: still one line
+        if debug:
+            LOG.exception("traceback")
+        print(f"error: unexpected {type(e).__name__}: {one_line(str(e))} (run with --log debug for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def one_line(text: str) -> str:
+    return " ".join(textwrap.dedent(text).split())

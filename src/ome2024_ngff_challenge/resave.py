@@ -1,0 +1,198 @@
+"""`resave`: plan the conversion, then execute it (or show it).
+
+Order of writes, so that a run that dies leaves nothing that looks complete:
+a marker naming the run as incomplete, then the array data, then every array's
+zarr.json, the copied files and the RO-Crate, then the group zarr.json files
+from the deepest up, the root's last, and finally the marker is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import TOOL_NAME, __version__
+from .errors import OutputError, UserError
+from .executors import ArrayStats, ThreadExecutor
+from .output_format import Compression
+from .plan import LayoutRequest, Plan, build_plan
+from .progress import ByteProgress
+from .rocrate_meta import CrateInfo, build_crate
+from .stores import LocalStore, Store, json_bytes
+
+LOG = logging.getLogger(__name__)
+
+INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+CRATE = "ro-crate-metadata.json"
+STATS_KEY = "_ome2024_ngff_challenge_stats"
+# Top-level names a converted (or half-converted) output may hold; a folder
+# with anything else is not ours to delete.
+OUTPUT_NAMES = {"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata", CRATE, INCOMPLETE_MARK}
+
+
+@dataclass
+class ResaveOptions:
+    layout: LayoutRequest = field(default_factory=LayoutRequest)
+    compression: Compression | None = None
+    threads: int = 1
+    overwrite: bool = False
+    write_details: bool = False
+    script: bool = False
+    notes: str | None = None
+    crate: CrateInfo | None = None  # None: --rocrate-skip
+    progress: bool = True
+
+
+def creator() -> dict:
+    return {"name": TOOL_NAME, "version": __version__}
+
+
+def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
+    plan = build_plan(src, options.layout, options.compression, creator())
+    LOG.info(
+        "%s: %d groups, %d arrays, %d tasks, %.1f MB", src.describe(), len(plan.groups),
+        len(plan.arrays), plan.n_tasks, plan.nbytes / 1e6,
+    )
+    if options.write_details:
+        write_details(plan, out, options.overwrite)
+        return plan
+    check_distinct(src, out)
+    prepare_output(out, options.overwrite)
+    out.put_json(
+        INCOMPLETE_MARK,
+        {"tool": TOOL_NAME, "version": __version__, "input": src.describe(), "started": now_iso()},
+    )
+    started = time.time()
+    if options.script:
+        for job in plan.arrays:
+            out.put(f"{job.path}/convert.sh", script_line(job, src, out).encode())
+        stats = None
+    else:
+        with ByteProgress(plan.nbytes, enabled=options.progress) as progress:
+            stats = ThreadExecutor(options.threads).run(plan, out, progress.advance)
+    finish(plan, src, out, options, stats, started)
+    return plan
+
+
+def now_iso(t: float | None = None) -> str:
+    return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).isoformat()
+
+
+def script_line(job, src: Store, out: Store) -> str:
+    """The zarrs_reencode command that converts one array (`--output-script`)."""
+    words = ["zarrs_reencode", "--chunk-shape", ",".join(map(str, job.layout.chunks))]
+    if job.layout.shards is not None:
+        words += ["--shard-shape", ",".join(map(str, job.layout.shards))]
+    if job.dimension_names:
+        words += ["--dimension-names", ",".join(job.dimension_names)]
+    words += ["--validate", src.describe(job.path), out.describe(job.path)]
+    return " ".join(words) + "\n"
+
+
+def array_stats(job, src: Store, out: Store, s: ArrayStats, options: ResaveOptions, started: float) -> dict:
+    start = s.start if s.start is not None else started
+    stop = s.stop if s.stop is not None else start
+    return {
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "input": src.describe(job.path),
+        "output": out.describe(job.path),
+        "start": now_iso(start),
+        "stop": now_iso(stop),
+        "elapsed": round(stop - start, 6),
+        "read": s.bytes_read,
+        "written": s.bytes_written,
+        "shards_or_chunks": s.tasks,
+        "threads": options.threads,
+        "cpu_count": os.cpu_count(),
+        "chunks": list(job.layout.chunks),
+        "shards": list(job.layout.shards) if job.layout.shards is not None else None,
+        "notes": options.notes,
+    }
+
+
+def finish(plan: Plan, src: Store, out: Store, options: ResaveOptions, stats, started: float) -> None:
+    if stats is not None:
+        for job, s in zip(plan.arrays, stats):
+            extra = {STATS_KEY: array_stats(job, src, out, s, options, started)}
+            out.put_json(f"{job.path}/zarr.json", job.zarr_json(extra))
+    for key in plan.copies:
+        data = src.get(key)
+        if data is not None:
+            out.put(key, data)
+    if options.crate is not None:
+        out.put(CRATE, json_bytes(build_crate(options.crate)))
+    # deepest groups first, the root last: the root's zarr.json means "complete"
+    for group in sorted(plan.groups, key=lambda g: -len([p for p in g.path.split("/") if p])):
+        out.put_json(f"{group.path}/zarr.json" if group.path else "zarr.json", group.zarr_json())
+    out.delete(INCOMPLETE_MARK)
+
+
+def write_details(plan: Plan, out: Store, overwrite: bool) -> None:
+    """`--output-write-details`: OUTPUT is the JSON file to write."""
+    if isinstance(out, LocalStore):
+        path = out.root
+        if path.is_dir():
+            msg = f"{path}: is a folder; --output-write-details writes a JSON file"
+            raise OutputError(msg)
+        if path.exists() and not overwrite:
+            msg = f"{path}: exists (use --output-overwrite to replace it)"
+            raise OutputError(msg)
+        parent = LocalStore(path.parent)
+        parent.put(path.name, json_bytes(plan.details()))
+        return
+    msg = f"{out.describe()}: --output-write-details needs a local file"
+    raise OutputError(msg)
+
+
+def check_distinct(src: Store, out: Store) -> None:
+    """The output must not be, contain, or lie inside the input."""
+    if isinstance(src, LocalStore) and isinstance(out, LocalStore):
+        a, b = src.root.resolve(), out.root.resolve()
+        if a == b or a in b.parents or b in a.parents:
+            msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
+            raise UserError(msg)
+
+
+def is_conversion_output(out: Store) -> bool:
+    """Whether the folder looks like a Zarr/OME-Zarr output (ours or another tool's)."""
+    dirs, files = out.list_dir("")
+    if not set(files) & {"zarr.json", ".zgroup", INCOMPLETE_MARK}:
+        return False
+    return all(name in OUTPUT_NAMES or name.startswith(".") and ".partial-" in name for name in files)
+
+
+def prepare_output(out: Store, overwrite: bool) -> None:
+    """Refuse an existing output unless asked; never delete what is not an output."""
+    if isinstance(out, LocalStore):
+        path = out.root
+        if path.exists() and not path.is_dir():
+            msg = f"{path}: exists and is not a folder"
+            raise OutputError(msg)
+        refuse_dangerous(path)
+    dirs, files = out.list_dir("")
+    if not dirs and not files:
+        return
+    if not overwrite:
+        msg = f"{out.describe()}: already exists (use --output-overwrite to replace it)"
+        raise OutputError(msg)
+    if not is_conversion_output(out):
+        msg = (
+            f"{out.describe()}: exists and is not a Zarr output (it holds other files); "
+            "refusing to delete it even with --output-overwrite"
+        )
+        raise OutputError(msg)
+    LOG.warning("%s: deleting the earlier output (--output-overwrite)", out.describe())
+    out.delete_tree()
+
+
+def refuse_dangerous(path: Path) -> None:
+    resolved = path.resolve()
+    protected = {Path("/").resolve(), Path.home().resolve(), Path.cwd().resolve()}
+    if resolved in protected or any(resolved in p.parents for p in (Path.cwd().resolve(),)):
+        msg = f"{path}: refusing to write into the root, home or current folder, or a parent of it"
+        raise OutputError(msg)

@@ -1,0 +1,193 @@
+"""Content of the ``ro-crate-metadata.json`` written next to a converted dataset.
+
+The challenge asks every dataset to state its license, the imaged organism
+(an NCBI taxonomy term) and the imaging modality (an FBbi term).  The crate
+shape is: root dataset --resultOf--> image acquisition (fbbi_id) --specimen-->
+specimen --biosample--> biosample (organism_classification).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from rocrate.model.contextentity import ContextEntity
+from rocrate.rocrate import ROCrate
+
+from .errors import UserError
+
+LICENSES = {
+    "cc-by": "https://creativecommons.org/licenses/by/4.0/",
+    "cc0": "https://creativecommons.org/publicdomain/zero/1.0/",
+}
+
+# RO-Crate 1.1 is what the challenge tooling reads; newer spec versions are
+# not understood by older ro-crate-py releases.
+ROCRATE_VERSION = "1.1"
+METADATA_ID = "ro-crate-metadata.json"
+ROOT_ID = "./"
+ACQUISITION_ID = "#image-acquisition"
+SPECIMEN_ID = "#specimen"
+BIOSAMPLE_ID = "#biosample"
+
+
+@dataclass
+class CrateInfo:
+    name: str | None = None
+    description: str | None = None
+    license: str | None = None
+    organism: str | None = None
+    modality: str | None = None
+
+    def missing(self) -> list[str]:
+        """The challenge-required fields that are still unset."""
+        return [field for field in ("license", "organism", "modality") if not getattr(self, field)]
+
+
+def build_crate(info: CrateInfo) -> dict:
+    """Return the JSON-LD dict of the crate describing ``info``.
+
+    Unset fields are simply left out; the name is whatever the caller passes
+    (typically the output folder name).
+    """
+    crate = ROCrate(version=ROCRATE_VERSION)
+    root = crate.root_dataset
+    if info.name is not None:
+        root["name"] = info.name
+    if info.description is not None:
+        root["description"] = info.description
+    if info.license:
+        root["license"] = {"@id": info.license}
+
+    # Modality and organism are independent: either alone still gets an
+    # acquisition entity so that neither is lost.
+    if info.modality or info.organism:
+        acquisition = ContextEntity(crate, ACQUISITION_ID, properties={"@type": "image_acquisition"})
+        crate.add(acquisition)
+        if info.modality:
+            acquisition["fbbi_id"] = {"@id": info.modality}
+        if info.organism:
+            biosample = ContextEntity(
+                crate,
+                BIOSAMPLE_ID,
+                properties={"@type": "biosample", "organism_classification": {"@id": info.organism}},
+            )
+            specimen = ContextEntity(
+                crate, SPECIMEN_ID, properties={"@type": "specimen", "biosample": biosample}
+            )
+            acquisition["specimen"] = specimen
+            crate.add(specimen, biosample)
+        root["resultOf"] = acquisition
+
+    return crate.metadata.generate()
+
+
+def _ref_ids(value) -> list[str]:
+    """The @ids referenced by a JSON-LD property value (single, list or plain string)."""
+    values = value if isinstance(value, list) else [value]
+    ids = []
+    for item in values:
+        if isinstance(item, dict) and isinstance(item.get("@id"), str):
+            ids.append(item["@id"])
+        elif isinstance(item, str):
+            ids.append(item)
+    return ids
+
+
+def _first_ref(entity: dict, key: str) -> str | None:
+    ids = _ref_ids(entity.get(key))
+    return ids[0] if ids else None
+
+
+def read_crate_info(crate: dict) -> CrateInfo:
+    """Recover a :class:`CrateInfo` from a crate dict; missing parts stay None."""
+    graph = crate.get("@graph") if isinstance(crate, dict) else None
+    entities = {
+        entity["@id"]: entity
+        for entity in (graph if isinstance(graph, list) else [])
+        if isinstance(entity, dict) and isinstance(entity.get("@id"), str)
+    }
+    root_id = _first_ref(entities.get(METADATA_ID, {}), "about") or ROOT_ID
+    root = entities.get(root_id, {})
+
+    info = CrateInfo(
+        name=root.get("name") if isinstance(root.get("name"), str) else None,
+        description=root.get("description") if isinstance(root.get("description"), str) else None,
+        license=_first_ref(root, "license"),
+    )
+    # Several acquisitions may be linked; the first that has a value wins.
+    for acquisition_id in _ref_ids(root.get("resultOf")):
+        acquisition = entities.get(acquisition_id, {})
+        info.modality = info.modality or _first_ref(acquisition, "fbbi_id")
+        for specimen_id in _ref_ids(acquisition.get("specimen")):
+            specimen = entities.get(specimen_id, {})
+            for biosample_id in _ref_ids(specimen.get("biosample")):
+                biosample = entities.get(biosample_id, {})
+                info.organism = info.organism or _first_ref(biosample, "organism_classification")
+    return info
+
+
+def update_crate_info(old: CrateInfo, **changes) -> CrateInfo:
+    """A copy of ``old`` with the given fields replaced.
+
+    A change whose value is None is ignored, so unset command-line options
+    keep what an existing crate already says.
+    """
+    return dataclasses.replace(old, **{k: v for k, v in changes.items() if v is not None})
+
+
+_URL = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE)
+_NCBI_TXID = re.compile(r"ncbi:txid(\d+)", re.IGNORECASE)
+_NCBITAXON = re.compile(r"ncbitaxon:(\d+)", re.IGNORECASE)
+_OBO_FBBI = re.compile(r"obo:fbbi_(\d{8})", re.IGNORECASE)
+_FBBI = re.compile(r"fbbi:(\d+)", re.IGNORECASE)
+
+
+def _text(value, option: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"{option}: a value is required")
+    return value.strip()
+
+
+def validate_license(url: str) -> str:
+    """Check a license URL (or a key of LICENSES); return the URL to record."""
+    text = _text(url, "--rocrate-license")
+    if text.lower() in LICENSES:
+        return LICENSES[text.lower()]
+    if not _URL.fullmatch(text):
+        raise UserError(
+            f"--rocrate-license: {text!r} is not an http(s) URL "
+            f"(e.g. {LICENSES['cc-by']}, or one of: {', '.join(LICENSES)})"
+        )
+    return text
+
+
+def validate_organism(term: str) -> str:
+    """Check an NCBI taxonomy term; return it with its prefix's usual case."""
+    text = _text(term, "--rocrate-organism")
+    if match := _NCBI_TXID.fullmatch(text):
+        return f"NCBI:txid{match.group(1)}"
+    if match := _NCBITAXON.fullmatch(text):
+        return f"NCBITaxon:{match.group(1)}"
+    if _URL.fullmatch(text):
+        return text
+    raise UserError(
+        f"--rocrate-organism: {text!r} is not an NCBI taxonomy id "
+        "(e.g. NCBI:txid9606 for Homo sapiens, NCBITaxon:9606, or a URL)"
+    )
+
+
+def validate_modality(term: str) -> str:
+    """Check an FBbi imaging-method term; return it with its prefix's usual case."""
+    text = _text(term, "--rocrate-modality")
+    if match := _OBO_FBBI.fullmatch(text):
+        return f"obo:FBbi_{match.group(1)}"
+    if match := _FBBI.fullmatch(text):
+        return f"FBbi:{match.group(1)}"
+    if _URL.fullmatch(text):
+        return text
+    raise UserError(
+        f"--rocrate-modality: {text!r} is not an FBbi term "
+        "(e.g. obo:FBbi_00000369, FBbi:00000369, or a URL)"
+    )

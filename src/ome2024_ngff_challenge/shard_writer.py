@@ -1,0 +1,182 @@
+"""Write one shard (or, unsharded, one chunk) of an output array: the unit of work.
+
+A shard is streamed inner chunk by inner chunk into an atomic writer, so memory
+holds one inner chunk plus the decoded source chunks it is cut from, never the
+whole shard. Inner chunks that hold nothing but the fill value are left out (the
+index marks them empty; readers return the fill value), and a shard with no
+data at all is not written, as Zarr does for empty chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import google_crc32c
+import numpy as np
+
+from .output_format import chunk_key
+from .stores import Store, join
+
+EMPTY = np.uint64(2**64 - 1)
+
+
+@dataclass
+class TaskResult:
+    bytes_read: int = 0
+    bytes_written: int = 0
+    chunks_written: int = 0
+
+
+class SourceChunkCache:
+    """Decoded source chunks, least recently used dropped first.
+
+    Consecutive inner chunks of a shard are usually cut from the same source
+    chunks (when the output chunk is smaller than the source's, or misaligned);
+    keeping them decoded avoids decoding one source chunk many times.
+    """
+
+    def __init__(self, source, capacity_bytes: int):
+        self.source = source
+        self.capacity = max(capacity_bytes, 1)
+        self.items: OrderedDict[tuple[int, ...], np.ndarray | None] = OrderedDict()
+        self.held = 0
+        self.bytes_read = 0
+
+    def get(self, index: tuple[int, ...]) -> np.ndarray | None:
+        if index in self.items:
+            self.items.move_to_end(index)
+            return self.items[index]
+        raw = self.source.read_chunk_bytes(index)
+        if raw is None:
+            chunk = None
+        else:
+            self.bytes_read += len(raw)
+            chunk = self.source.decode_chunk(raw, index)
+        size = chunk.nbytes if chunk is not None else 0
+        while self.items and self.held + size > self.capacity:
+            _, old = self.items.popitem(last=False)
+            self.held -= old.nbytes if old is not None else 0
+        self.items[index] = chunk
+        self.held += size
+        return chunk
+
+
+def read_box(
+    cache: SourceChunkCache, start: tuple[int, ...], stop: tuple[int, ...], fill: np.ndarray
+) -> np.ndarray:
+    """The source values in [start, stop), C-contiguous, in the source's dtype."""
+    meta = cache.source.meta
+    src_chunks = meta.chunks
+    out = np.empty(tuple(b - a for a, b in zip(start, stop)), dtype=meta.dtype)
+    ranges = [range(a // c, (b - 1) // c + 1) for a, b, c in zip(start, stop, src_chunks)]
+    for idx in itertools.product(*ranges):
+        lo = [i * c for i, c in zip(idx, src_chunks)]
+        a = [max(s, l) for s, l in zip(start, lo)]
+        b = [min(e, l + c) for e, l, c in zip(stop, lo, src_chunks)]
+        dst = tuple(slice(x - s, y - s) for x, y, s in zip(a, b, start))
+        chunk = cache.get(idx)
+        if chunk is None:
+            out[dst] = fill
+        else:
+            out[dst] = chunk[tuple(slice(x - l, y - l) for x, y, l in zip(a, b, lo))]
+    return out
+
+
+class FillTest:
+    """Whether a block holds nothing but the fill value, bit for bit (so -0.0
+    is not taken for a 0.0 fill, nor one NaN payload for another)."""
+
+    def __init__(self, fill: np.ndarray):
+        word = min(fill.dtype.itemsize, 8)
+        self.view = f"u{word}"
+        self.bits = np.ascontiguousarray(fill).reshape(1).view(self.view)
+
+    def __call__(self, block: np.ndarray) -> bool:
+        words = block.reshape(-1).view(self.view).reshape(-1, self.bits.size)
+        return bool((words == self.bits).all())
+
+
+def padded(block: np.ndarray, shape: tuple[int, ...], fill: np.ndarray) -> np.ndarray:
+    """v3 chunks always have the full chunk shape; edge chunks are padded with fill."""
+    if block.shape == shape:
+        return block
+    full = np.full(shape, fill, dtype=block.dtype)
+    full[tuple(slice(0, n) for n in block.shape)] = block
+    return full
+
+
+def cache_capacity(job) -> int:
+    """Enough decoded source chunks for one row of inner chunks across a shard
+    (the reuse distance of C-order iteration), and at least 16 MiB."""
+    meta = job.source.meta
+    chunks = job.layout.chunks
+    write = job.write_shape
+    src_chunk_bytes = math.prod(meta.chunks) * meta.dtype.itemsize
+    row = 1
+    for d, (c, w, s) in enumerate(zip(chunks, write, meta.chunks)):
+        extent = w if d == len(chunks) - 1 else c
+        row *= math.ceil(extent / s) + (1 if extent % s or c % s else 0)
+    return max(16 * 2**20, (row + 1) * src_chunk_bytes)
+
+
+def write_task(job, index: tuple[int, ...], out: Store) -> TaskResult:
+    """Write the shard (or chunk) at grid position ``index`` of ``job``'s array."""
+    cache = SourceChunkCache(job.source, cache_capacity(job))
+    result = TaskResult()
+    fill = job.fill
+    is_fill = FillTest(fill)
+    encoder = job.compression.encoder()
+    chunks = job.layout.chunks
+    shape = job.shape
+    key = join(job.path, chunk_key(index))
+
+    def encoded(start: tuple[int, ...]) -> bytes | None:
+        stop = tuple(min(a + c, s) for a, c, s in zip(start, chunks, shape))
+        if any(b <= a for a, b in zip(start, stop)):
+            return None  # wholly outside the array (the edge of a shard)
+        block = padded(read_box(cache, start, stop, fill), chunks, fill)
+        if is_fill(block):
+            return None
+        if encoder is None:
+            return block.tobytes()
+        return bytes(encoder.encode(np.ascontiguousarray(block)))
+
+    if job.layout.shards is None:
+        start = tuple(i * c for i, c in zip(index, chunks))
+        data = encoded(start)
+        if data is not None:
+            out.put(key, data)
+            result.bytes_written = len(data)
+            result.chunks_written = 1
+        result.bytes_read = cache.bytes_read
+        return result
+
+    shards = job.layout.shards
+    per_shard = tuple(s // c for s, c in zip(shards, chunks))
+    origin = tuple(i * s for i, s in zip(index, shards))
+    table = np.full((math.prod(per_shard), 2), EMPTY, dtype="<u8")
+    with contextlib.ExitStack() as stack:
+        stream = None
+        offset = 0
+        for n, inner in enumerate(itertools.product(*(range(p) for p in per_shard))):
+            start = tuple(o + i * c for o, i, c in zip(origin, inner, chunks))
+            data = encoded(start)
+            if data is None:
+                continue
+            if stream is None:
+                stream = stack.enter_context(out.writer(key))
+            stream.write(data)
+            table[n] = (offset, len(data))
+            offset += len(data)
+            result.chunks_written += 1
+        if stream is not None:
+            index_bytes = table.tobytes()
+            checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
+            stream.write(index_bytes + checksum)
+            result.bytes_written = offset + len(index_bytes) + len(checksum)
+    result.bytes_read = cache.bytes_read
+    return result
