@@ -96,6 +96,30 @@ class Compression:
     level: int = 5
     cname: str = "zstd"  # blosc only
     shuffle: str = "shuffle"  # blosc only: noshuffle, shuffle, bitshuffle
+    checksum: bool = False  # zstd only
+
+    @classmethod
+    def from_v2(cls, config: dict | None, dtype: np.dtype) -> Compression | None:
+        """The v3 description of a v2 (numcodecs) compressor whose stored bytes a
+        v3 codec decodes as they are; None when there is no such codec (zlib,
+        lz4, bz2 ... have none registered in Zarr v3)."""
+        if config is None:
+            return cls("none")
+        cid = config.get("id")
+        if cid == "blosc":
+            shuffle = config.get("shuffle", 1)
+            if shuffle == -1:  # numcodecs' AUTOSHUFFLE, resolved as numcodecs does
+                shuffle = 2 if dtype.itemsize == 1 else 1
+            names = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
+            cname = config.get("cname", "lz4")
+            if shuffle not in names or cname not in BLOSC_V3_CNAMES:
+                return None
+            return cls("blosc", int(config.get("clevel", 5)), cname, names[shuffle])
+        if cid == "zstd":
+            return cls("zstd", int(config.get("level", 1)), checksum=bool(config.get("checksum", False)))
+        if cid == "gzip":
+            return cls("gzip", int(config.get("level", 1)))
+        return None
 
     def codec_json(self, dtype: np.dtype) -> dict | None:
         if self.name == "none":
@@ -112,7 +136,7 @@ class Compression:
                 },
             }
         if self.name == "zstd":
-            return {"name": "zstd", "configuration": {"level": self.level, "checksum": False}}
+            return {"name": "zstd", "configuration": {"level": self.level, "checksum": self.checksum}}
         if self.name == "gzip":
             return {"name": "gzip", "configuration": {"level": self.level}}
         msg = f"unknown compression {self.name}"
@@ -126,7 +150,7 @@ class Compression:
             shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[self.shuffle]
             return numcodecs.Blosc(cname=self.cname, clevel=self.level, shuffle=shuffle, blocksize=0)
         if self.name == "zstd":
-            return numcodecs.Zstd(level=self.level)
+            return numcodecs.Zstd(level=self.level, checksum=self.checksum)
         if self.name == "gzip":
             return numcodecs.GZip(level=self.level)
         msg = f"unknown compression {self.name}"
@@ -136,15 +160,18 @@ class Compression:
 DEFAULT_COMPRESSION = Compression("blosc", level=5, cname="zstd", shuffle="shuffle")
 
 BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
+BLOSC_V3_CNAMES = (*BLOSC_CNAMES, "snappy")  # what v3 readers decode
+# --output-codec=keep: copy the source's compressed chunks as they are
+KEEP = Compression("keep")
 
 
 def parse_compression(text: str) -> Compression:
-    """'blosc-zstd-5', 'blosc-lz4-5-bitshuffle', 'zstd-3', 'gzip-6', 'none'."""
+    """'blosc-zstd-5', 'blosc-lz4-5-bitshuffle', 'zstd-3', 'gzip-6', 'none', 'keep'."""
     parts = text.strip().lower().split("-")
     where = f"--output-codec={text}"
     try:
-        if parts[0] == "none" and len(parts) == 1:
-            return Compression("none")
+        if parts[0] in ("none", "keep") and len(parts) == 1:
+            return KEEP if parts[0] == "keep" else Compression("none")
         if parts[0] == "blosc":
             cname = parts[1] if len(parts) > 1 else "zstd"
             level = int(parts[2]) if len(parts) > 2 else 5
@@ -163,7 +190,7 @@ def parse_compression(text: str) -> Compression:
         pass
     msg = (
         f"{where}: expected blosc[-CNAME[-LEVEL[-SHUFFLE]]] (CNAME one of {', '.join(BLOSC_CNAMES)}), "
-        "zstd[-LEVEL], gzip[-LEVEL] or none"
+        "zstd[-LEVEL], gzip[-LEVEL], none or keep"
     )
     raise UserError(msg)
 
@@ -174,8 +201,13 @@ INDEX_CODECS = [
 ]
 
 
-def inner_codecs(dtype: np.dtype, compression: Compression) -> list[dict]:
+def inner_codecs(dtype: np.dtype, compression: Compression, transpose_ndim: int = 0) -> list[dict]:
+    """bytes + compressor; with transpose_ndim, a transpose first that reverses
+    the axes (how a v2 "F"-order chunk's bytes are described in v3)."""
     codecs = [bytes_codec(dtype)]
+    if transpose_ndim:
+        order = list(reversed(range(transpose_ndim)))
+        codecs.insert(0, {"name": "transpose", "configuration": {"order": order}})
     c = compression.codec_json(dtype)
     if c is not None:
         codecs.append(c)
@@ -193,9 +225,11 @@ def array_metadata(
     dimension_names: list[str] | None,
     attributes: dict,
     where: str,
+    fortran_chunks: bool = False,
 ) -> dict:
-    """The zarr.json of one output array."""
-    codecs = inner_codecs(dtype, compression)
+    """The zarr.json of one output array (fortran_chunks: the chunks are copied
+    from a v2 "F"-order source as they are)."""
+    codecs = inner_codecs(dtype, compression, len(shape) if fortran_chunks and len(shape) > 1 else 0)
     if shards is not None:
         grid = shards
         codecs = [

@@ -8,6 +8,7 @@ dry run) is a view or an executor of this one plan.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -16,11 +17,12 @@ import numpy as np
 from . import migrate
 from .errors import InputError, UserError
 from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
-from .output_format import Compression, array_metadata, group_metadata, v3_data_type
+from .output_format import DEFAULT_COMPRESSION, KEEP, Compression, array_metadata, group_metadata, v3_data_type
 from .source import SourceArray
 from .stores import Store, join
 
 OME_XML = "OME/METADATA.ome.xml"
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class ArrayJob:
     compression: Compression
     dimension_names: list[str] | None
     attributes: dict = field(default_factory=dict)  # the source array's own .zattrs
+    byte_copy: bool = False  # inner chunks are the source's stored chunks, copied as they are
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -98,6 +101,7 @@ class ArrayJob:
             dimension_names=self.dimension_names,
             attributes={**self.attributes, **(extra_attributes or {})},
             where=self.source.describe(),
+            fortran_chunks=self.byte_copy and self.source.meta.order == "F",
         )
 
 
@@ -337,6 +341,44 @@ class Planner:
     # -- layouts -----------------------------------------------------------
 
     def assign_layouts(self) -> None:
+        self.assign_requested_layouts()
+        if self.compression is KEEP:
+            for job in self.plan.arrays:
+                self.keep_source_chunks(job)
+
+    def keep_source_chunks(self, job: ArrayJob) -> None:
+        """`--output-codec=keep`: copy compressed chunks unchanged where v3 can
+        describe them and the inner chunks are the source's chunks; otherwise
+        re-encode that array with the default codec, and say why."""
+        meta = job.source.meta
+        kept = Compression.from_v2(meta.compressor, meta.dtype) if not meta.filters else None
+        reason = None
+        if meta.filters:
+            reason = "its chunks use filters"
+        elif kept is None:
+            reason = f"its compressor {meta.compressor.get('id')} has no Zarr v3 codec"
+        else:
+            chunks = right_align(job.layout.chunks, len(meta.shape))
+            clipped = tuple(min(c, s) for c, s in zip(meta.chunks, meta.shape))
+            if chunks not in (meta.chunks, clipped):
+                reason = f"the output chunks {','.join(map(str, chunks))} differ from the source chunks"
+        if reason is not None:
+            LOG.warning("%s: re-encoding (not copying) because %s", job.source.describe(), reason)
+            job.compression = DEFAULT_COMPRESSION
+            return
+        # v2 stores edge chunks whole, so the inner chunk is the source chunk even
+        # where it is larger than the level; shards stay multiples of it
+        shards = job.layout.shards
+        if shards is not None:
+            shards = tuple(
+                c * max(1, min(sh // lc, math.ceil(s / c)))
+                for c, lc, sh, s in zip(meta.chunks, job.layout.chunks, shards, meta.shape)
+            )
+        job.layout = Layout(meta.chunks, shards)
+        job.compression = kept
+        job.byte_copy = True
+
+    def assign_requested_layouts(self) -> None:
         request = self.request
         from_details = details_by_path(request.details, self.plan) if request.details is not None else {}
         for job in self.plan.arrays:
@@ -379,7 +421,8 @@ class Planner:
                     spatial,
                     sharded=not unsharded,
                     # chunks the user gave are kept as given; only source chunks are split
-                    chunk_limit=2**62 if request.chunks else MAX_AUTO_CHUNK_BYTES,
+                    # (and with --output-codec=keep, whatever their size)
+                    chunk_limit=2**62 if request.chunks or self.compression is KEEP else MAX_AUTO_CHUNK_BYTES,
                 )
 
 

@@ -134,7 +134,23 @@ def write_task(job, index: tuple[int, ...], out: Store) -> TaskResult:
     shape = job.shape
     key = join(job.path, chunk_key(index))
 
+    def copied(start: tuple[int, ...]) -> bytes | None:
+        """Byte copy: the source chunk's stored bytes, once they are known to
+        decode to a whole chunk (a corrupt chunk is an error, never copied)."""
+        src_index = tuple(a // c for a, c in zip(start, chunks))
+        if any(i >= n for i, n in zip(src_index, job.source.meta.grid)):
+            return None
+        raw = job.source.read_chunk_bytes(src_index)
+        if raw is None:
+            return None
+        cache.bytes_read += len(raw)
+        if is_fill(job.source.decode_chunk(raw, src_index)):
+            return None
+        return raw
+
     def encoded(start: tuple[int, ...]) -> bytes | None:
+        if job.byte_copy:
+            return copied(start)
         stop = tuple(min(a + c, s) for a, c, s in zip(start, chunks, shape))
         if any(b <= a for a, b in zip(start, stop)):
             return None  # wholly outside the array (the edge of a shard)
