@@ -213,8 +213,23 @@ class Planner:
                 "(.zattrs has no multiscales, plate, well or bioformats2raw.layout)"
             )
             raise InputError(msg)
+        self.add_intermediate_groups()
         self.assign_layouts()
         return self.plan
+
+    def add_intermediate_groups(self) -> None:
+        """Zarr v3 has no implicit groups: a folder between two nodes (a dataset
+        path such as 'level/1', a multi-part well path) becomes a group too."""
+        groups = {g.path for g in self.plan.groups}
+        for path in [g.path for g in self.plan.groups] + [a.path for a in self.plan.arrays]:
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent not in groups:
+                    groups.add(parent)
+                    self.add_group(parent, self.attrs(parent))
+        depth = {g.path: len([p for p in g.path.split("/") if p]) for g in self.plan.groups}
+        self.plan.groups.sort(key=lambda g: depth[g.path])  # parents first
 
     def image(self, path: str, attrs: dict, *, labels: bool) -> None:
         where = self.where(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ CRATE = "ro-crate-metadata.json"
 STATS_KEY = "_ome2024_ngff_challenge_stats"
 # Top-level names a converted (or half-converted) output may hold; a folder
 # with anything else is not ours to delete.
-OUTPUT_NAMES = {"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata", CRATE, INCOMPLETE_MARK}
+OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}
 
 
 @dataclass
@@ -89,8 +90,15 @@ def script_line(job, src: Store, out: Store) -> str:
         words += ["--shard-shape", ",".join(map(str, job.layout.shards))]
     if job.dimension_names:
         words += ["--dimension-names", ",".join(job.dimension_names)]
-    words += ["--validate", src.describe(job.path), out.describe(job.path)]
-    return " ".join(words) + "\n"
+    words += ["--validate", script_path(src, job.path), script_path(out, job.path)]
+    return " ".join(shlex.quote(w) for w in words) + "\n"
+
+
+def script_path(store: Store, key: str) -> str:
+    """A location the script can use from any folder: local paths made absolute."""
+    if isinstance(store, LocalStore):
+        return os.path.abspath(store.describe(key))
+    return store.describe(key)
 
 
 def array_stats(job, src: Store, out: Store, s: ArrayStats, options: ResaveOptions, started: float) -> dict:
@@ -159,9 +167,11 @@ def check_distinct(src: Store, out: Store) -> None:
 
 
 def is_conversion_output(out: Store) -> bool:
-    """Whether the folder looks like a Zarr/OME-Zarr output (ours or another tool's)."""
+    """Whether the folder looks like a Zarr v3 output (ours, finished or not, or
+    another converter's). A Zarr v2 dataset never is: it may be someone's only
+    copy of the data this tool converts."""
     dirs, files = out.list_dir("")
-    if not set(files) & {"zarr.json", ".zgroup", INCOMPLETE_MARK}:
+    if not set(files) & {"zarr.json", INCOMPLETE_MARK} or set(files) & {".zgroup", ".zarray"}:
         return False
     return all(name in OUTPUT_NAMES or name.startswith(".") and ".partial-" in name for name in files)
 

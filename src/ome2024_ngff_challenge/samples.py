@@ -142,6 +142,7 @@ def write_v2_array(
     skip_empty_chunks: bool = False,
     compressor_config: Mapping[str, Any] | None = None,
     attrs: Mapping[str, Any] | None = None,
+    filters: Sequence[Codec] | None = None,
 ) -> np.ndarray:
     """Write ``data`` as a Zarr v2 array in the folder ``path``.
 
@@ -159,6 +160,8 @@ def write_v2_array(
     compressor_config: JSON written as ``"compressor"`` instead of
         ``compressor.get_config()`` (another spelling of the same codec).
     attrs: optional ``.zattrs`` of the array.
+    filters: optional numcodecs filters applied (in order) before the
+        compressor, listed in ``"filters"`` (null when None).
 
     Edge chunks are stored padded to the full chunk shape, as Zarr v2 requires.
     Returns the array a correct reader returns (missing chunks as fill_value).
@@ -191,7 +194,7 @@ def write_v2_array(
         ),
         "fill_value": _fill_to_json(fill_value, dt),
         "order": order,
-        "filters": None,
+        "filters": [f.get_config() for f in filters] if filters else None,
     }
     if dimension_separator is not None:
         meta["dimension_separator"] = dimension_separator
@@ -217,6 +220,8 @@ def write_v2_array(
         full = np.full(chunks, pad, dtype=dt)
         full[tuple(slice(0, n) for n in block.shape)] = block
         raw = full.tobytes(order=order)
+        for f in filters or ():
+            raw = f.encode(raw)
         encoded = compressor.encode(raw) if compressor is not None else raw
         key = sep.join(str(i) for i in idx) if shape else "0"
         target = p / key
