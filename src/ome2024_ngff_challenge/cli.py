@@ -33,6 +33,8 @@ examples:
   chunks and shards (clipped to each resolution level; shards are multiples of chunks):
     ome2024-ngff-challenge resave --cc0 --output-chunks=1,1,1,256,256 \\
         --output-shards=1,1,1,2048,2048 in.zarr out.zarr
+  copy the compressed source chunks into shards as they are (fastest; Blosc/zstd/gzip sources):
+    ome2024-ngff-challenge resave --cc-by --output-codec=keep in.zarr out.zarr
   unsharded Zarr v3 (chunks are the stored objects):
     ome2024-ngff-challenge resave --cc0 --output-shards=none in.zarr out.zarr
 
@@ -109,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "'none' writes unsharded arrays; default: chosen per level, up to ~256 MiB uncompressed")
     out.add_argument("--output-codec", metavar="CODEC", default="blosc-zstd-5",
                      help="compression of the output chunks: blosc[-CNAME[-LEVEL[-SHUFFLE]]], zstd[-LEVEL], "
-                     "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data)")
+                     "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data); "
+                     "'keep' copies the compressed source chunks unchanged (no decode/encode, as fast as a copy) "
+                     "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
+                     "source chunks; other arrays are re-encoded with the default")
     out.add_argument("--output-write-details", action="store_true",
                      help="write the planned shape/chunks/shards of every array to OUTPUT (a JSON file) "
                      "instead of converting")
