@@ -71,6 +71,10 @@ def read_box(
     """The source values in [start, stop), C-contiguous, in the source's dtype."""
     meta = cache.source.meta
     src_chunks = meta.chunks
+    if all(a % c == 0 and b - a == c for a, b, c in zip(start, stop, src_chunks)):
+        # exactly one whole source chunk (the usual case): no copy at all
+        chunk = cache.get(tuple(a // c for a, c in zip(start, src_chunks)))
+        return chunk if chunk is not None else np.full(src_chunks, fill, dtype=meta.dtype)
     out = np.empty(tuple(b - a for a, b in zip(start, stop)), dtype=meta.dtype)
     ranges = [range(a // c, (b - 1) // c + 1) for a, b, c in zip(start, stop, src_chunks)]
     for idx in itertools.product(*ranges):
