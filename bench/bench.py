@@ -33,7 +33,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from ome2024_ngff_challenge.samples import multiscales_04, omero_04, write_v2_gr
 blosc.use_threads = False  # GIL-free context functions in the worker threads
 
 HERE = Path(__file__).resolve().parent
-GEN_VERSION = 3  # bump when the generated content changes
+GEN_VERSION = 4  # bump when the generated content changes
 LZ4 = Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)  # bioformats2raw's default
 SRC_CHUNK = 1024
 REF_VERSION = "1.0.3"
@@ -114,19 +113,24 @@ class Scene:
     def __init__(self, ny: int, nx: int, nz: int, nc: int, seed: int, cell_spacing: int = 70):
         rng = np.random.default_rng(seed)
         self.ny, self.nx, self.nz, self.seed = ny, nx, nz, seed
-        self.zsigma = max(1.5, nz / 8)
+        # Cells fill a slab reaching 2 z-sigmas beyond both ends of the stack,
+        # so every plane shows the same density of cells whatever nz is
+        # (SMALL and MEDIUM then differ only in size, for the linearity check).
+        self.zsigma = 3.0
+        margin = 2 * self.zsigma
         self.sprites = [[_sprite(rng, c % 3) for _ in range(24)] for c in range(nc)]
-        n = max(1, ny * nx // (cell_spacing * cell_spacing))
+        n = max(1, round(ny * nx / cell_spacing**2 * (nz + 2 * margin) / 20))
         self.cy = rng.integers(0, ny, n)
         self.cx = rng.integers(0, nx, n)
-        self.cz = rng.uniform(-1, nz, n)
+        self.cz = rng.uniform(-margin, nz - 1 + margin, n)
         self.kind = rng.integers(0, 24, n)
         self.amp = [rng.lognormal(np.log(a), 0.4, n) for a in (1500, 500, 900)[:nc] + (700,) * max(0, nc - 3)]
         gy, gx = max(2, ny // 384 + 2), max(2, nx // 384 + 2)
         self.wy, self.wx = _interp_matrix(ny, gy), _interp_matrix(nx, gx)
-        self.coarse = [(rng.uniform(0, 1, (gy, gx)).astype(np.float32),
-                        rng.uniform(0, 1, (gy, gx)).astype(np.float32)) for _ in range(nc)]
-        self.bg_amp = [rng.uniform(40, 160) for _ in range(nc)]
+        bg = np.random.default_rng((seed, 1))  # independent of the number of cells
+        self.coarse = [(bg.uniform(0, 1, (gy, gx)).astype(np.float32),
+                        bg.uniform(0, 1, (gy, gx)).astype(np.float32)) for _ in range(nc)]
+        self.bg_amp = [(100, 60, 80)[c % 3] for c in range(nc)]
 
     def plane(self, c: int, z: int) -> np.ndarray:
         rng = np.random.default_rng((self.seed, c, z))
@@ -137,7 +141,7 @@ class Scene:
         img += np.float32(100)  # camera offset
         weight = self.amp[c] * np.exp(-0.5 * ((z - self.cz) / self.zsigma) ** 2)
         sprites = self.sprites[c]
-        for i in np.nonzero(weight > 5)[0]:
+        for i in np.nonzero(weight > 20)[0]:
             sp = sprites[self.kind[i]]
             h = sp.shape[0] // 2
             y0, x0 = self.cy[i] - h, self.cx[i] - h
@@ -403,18 +407,46 @@ class Run:
     rc: int
 
 
+GNU_TIME = "/usr/bin/time"
+# Fallback when GNU time is missing: a minimal Python process forks the command
+# and reports its rusage. (The command is never started straight from this
+# process: a child's peak RSS would then start at this process's ~150 MB, as
+# Linux carries the RSS high-water mark of the forked image across exec.)
+WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{ru.ru_utime} {ru.ru_stime} {ru.ru_maxrss} {os.waitstatus_to_exitcode(st)}\\n")
+"""
+
+
 def run_measured(cmd: list[str], logfile: Path) -> Run:
-    """Run cmd as a child; wall time, user+sys CPU and peak RSS of the child
-    (and any descendants it waited for) from os.wait4."""
+    """Run cmd as a grandchild under a small wrapper (GNU time, else a minimal
+    Python): wall time from here, user+sys CPU and peak RSS of the command
+    (and any descendants it waited for) from its wait4 rusage."""
+    resfile = logfile.with_suffix(".rusage")
+    resfile.unlink(missing_ok=True)
+    if os.access(GNU_TIME, os.X_OK):
+        wrapped = [GNU_TIME, "-o", str(resfile), "-f", "%U %S %M %x", *cmd]
+    else:
+        wrapped = [sys.executable, "-I", "-S", "-c", WRAPPER, str(resfile), *cmd]
     with open(logfile, "ab") as out:
         out.write(("$ " + " ".join(cmd) + "\n").encode())
         out.flush()
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _, status, ru = os.wait4(p.pid, 0)
+        rc = subprocess.run(wrapped, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
         wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024 / 1e6, p.returncode)
+    try:
+        user, sys_, maxrss, status = resfile.read_text().splitlines()[-1].split()
+    except (OSError, IndexError, ValueError):
+        return Run(wall, float("nan"), float("nan"), rc if rc else 1)
+    return Run(wall, float(user) + float(sys_), int(maxrss) * 1024 / 1e6, int(status))
 
 
 def tail(path: Path, n: int = 3) -> str:
@@ -470,6 +502,7 @@ class Contender:
     output_is_dataset: bool = True
     runs: list = field(default_factory=list)
     check: str = ""  # PASS / FAIL ... / n/a
+    out_mb: float | None = None  # size of its output (first run)
     note: str = ""
 
 
@@ -545,8 +578,10 @@ def bench_case(case: str, spec: Spec, inp: Path, digests: dict, contenders: list
                     size = out.stat().st_size if out.exists() else 0
                     ok = r.rc == 0 and size > 0
                     ct.check = "ok (not a dataset)" if ok else f"FAIL rc={r.rc}"
+                    ct.out_mb = size / 1e6
                 else:
                     ok, msg = verify(out, digests)
+                    ct.out_mb = dir_bytes(out) / 1e6
                     if ok:
                         ct.check = "PASS"
                     else:
@@ -554,7 +589,7 @@ def bench_case(case: str, spec: Spec, inp: Path, digests: dict, contenders: list
                     if r.rc != 0:
                         ct.note = f"exit status {r.rc}" + ("" if ct.name.startswith("reference") else f": {tail(logfile, 1)}")
                     log(f"  {case} {ct.name}: output check {ct.check}"
-                        f" ({dir_bytes(out) / 1e6:.0f} MB on disk){'; ' + ct.note if ct.note else ''}")
+                        f" ({ct.out_mb:.0f} MB on disk){'; ' + ct.note if ct.note else ''}")
             if not (keep_outputs and rep == repeats - 1):
                 remove(out.parent)
     os.sync()
@@ -577,8 +612,9 @@ def fmt(v, spec="8.2f"):
 def report(results: dict, sizes: dict, repeats: int) -> None:
     print()
     print(f"Results: median of {repeats} alternated runs; wall and CPU (user+sys) seconds, peak RSS MB (max over runs),")
-    print("MB/s = uncompressed input MB / median wall; 2 threads where a tool has the option; inputs warm in page cache")
-    head = f"{'case':7s} {'contender':18s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>8s} {'MB/s':>8s}  check"
+    print("MB/s = uncompressed input MB / median wall; out MB = output size on disk; 2 threads where a tool has")
+    print("the option; inputs warm in the page cache; 1 MB = 10^6 bytes")
+    head = f"{'case':7s} {'contender':18s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>8s} {'MB/s':>8s} {'out MB':>8s}  check"
     print(head)
     print("-" * len(head) + "-" * 20)
     for case, cts in results.items():
@@ -592,27 +628,29 @@ def report(results: dict, sizes: dict, repeats: int) -> None:
                 check = "n/a: " + ct.na.removeprefix("n/a: ")
             if ct.note:
                 check += f" ({ct.note})"
-            print(f"{case:7s} {ct.name:18s} {fmt(wall)} {fmt(cpu)} {fmt(rss, '8.0f')} {fmt(mbs, '8.0f')}  {check}")
+            print(f"{case:7s} {ct.name:18s} {fmt(wall)} {fmt(cpu)} {fmt(rss, '8.0f')} {fmt(mbs, '8.0f')} {fmt(ct.out_mb, '8.0f')}  {check}")
         print()
     print("Ratios of median wall times (<1: the first is faster):")
     for case, cts in results.items():
         by = {ct.name.split()[0] + (" keep" if "keep" in ct.name else ""): med(ct.runs, "wall") for ct in cts}
-        by["floor"] = by.pop("codec", None)
+        if "codec" in by:
+            by["floor"] = by.pop("codec")
         pairs = [("ours/floor", "ours", "floor"), ("ours/reference", "ours", "reference"),
                  ("keep/cp", "ours keep", "cp"), ("keep/ours", "ours keep", "ours")]
         parts = []
         for label, a, b in pairs:
-            if a in by or b in by:
+            if a in by and b in by:
                 va, vb = by.get(a), by.get(b)
                 parts.append(f"{label} = {va / vb:.2f}" if va and vb else f"{label} = n/a")
         print(f"  {case:7s} " + ", ".join(parts))
     if "small" in results and "medium" in results:
         size_ratio = sizes["medium"] / sizes["small"]
-        print(f"Linearity: MEDIUM/SMALL uncompressed size ratio {size_ratio:.2f}; time ratios:")
+        print(f"Linearity: MEDIUM/SMALL uncompressed size ratio {size_ratio:.2f}; wall time ratios"
+              " (and time ratio / size ratio: 1.00 = linear, <1 = fixed costs weigh on SMALL):")
         small = {ct.name: med(ct.runs, "wall") for ct in results["small"]}
         for ct in results["medium"]:
             a, b = med(ct.runs, "wall"), small.get(ct.name)
-            print(f"  {ct.name:18s} " + (f"{a / b:.2f}  ({a / b / size_ratio:.2f}x linear)" if a and b else "n/a"))
+            print(f"  {ct.name:18s} " + (f"{a / b:6.2f}  ({a / b / size_ratio:.2f})" if a and b else "n/a"))
     if "tiny" in results:
         print("Tiny image (1x1x1x256x256) end to end: "
               + ", ".join(f"{ct.name} {fmt(med(ct.runs, 'wall'), '.2f')} s" for ct in results["tiny"]))
