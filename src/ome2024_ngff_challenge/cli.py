@@ -21,7 +21,7 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 TRACE = 5
 LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
               "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
-COMMANDS = ("resave", "example")
+COMMANDS = ("resave", "validate", "update", "lookup", "example")
 
 RESAVE_EXAMPLES = """\
 examples:
@@ -58,6 +58,28 @@ examples:
   NCBI:txid6239 (Caenorhabditis elegans), NCBI:txid3702 (Arabidopsis thaliana),
   NCBI:txid4932 (Saccharomyces cerevisiae);
   modalities are terms of the Biological Imaging Methods Ontology (FBbi), e.g. obo:FBbi_00000369.
+"""
+
+
+VALIDATE_EXAMPLES = """\
+examples:
+  ome2024-ngff-challenge validate out.zarr
+  ome2024-ngff-challenge validate out.zarr --against in.zarr      # and compare every voxel
+  ome2024-ngff-challenge validate https://example.org/data/image.zarr --json
+  ome2024-ngff-challenge validate --input-bucket=BUCKET --input-endpoint=https://HOST --input-anon path/image.zarr
+"""
+
+UPDATE_EXAMPLES = """\
+examples:
+  ome2024-ngff-challenge update out.zarr --cc-by --rocrate-organism=NCBI:txid10090
+  ome2024-ngff-challenge update out.zarr --rocrate-modality=obo:FBbi_00000369 --rocrate-name="Mouse brain"
+"""
+
+LOOKUP_EXAMPLES = """\
+examples:
+  ome2024-ngff-challenge lookup mouse                  # -> NCBI:txid10090 for --rocrate-organism
+  ome2024-ngff-challenge lookup "light sheet" --ontology fbbi
+  ome2024-ngff-challenge lookup zebrafish --offline
 """
 
 
@@ -101,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     resave.add_argument("output", metavar="OUTPUT",
                         help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
     add_common(resave)
+    add_location_options(resave, "input", "read INPUT from")
+    add_location_options(resave, "output", "write OUTPUT to")
 
     out = resave.add_argument_group("output layout")
     out.add_argument("--output-chunks", metavar="C,C,...",
@@ -130,7 +154,68 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--conversion-notes", metavar="TEXT",
                      help="free text recorded with the conversion statistics of every array")
 
-    crate = resave.add_argument_group(
+    add_crate_options(resave, skip=True)
+
+    validate = sub.add_parser(
+        "validate",
+        help="check that a converted dataset is valid OME-Zarr 0.5 with the challenge's RO-Crate",
+        description="Check an OME-Zarr 0.5 dataset (local path, S3 or HTTP(S) URL): every group and array "
+        "against the 0.5 rules, and its RO-Crate. Exit 0 only when valid.",
+        epilog=VALIDATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("target", metavar="TARGET", help="the OME-Zarr 0.5 dataset: a folder, s3://bucket/prefix or URL")
+    validate.add_argument("--against", metavar="SOURCE",
+                          help="also compare every voxel with this OME-Zarr 0.4 source (folder, s3:// or URL)")
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_location_options(validate, "input", "read TARGET from")
+    add_common(validate)
+
+    update = sub.add_parser(
+        "update",
+        help="add or change the RO-Crate metadata of a converted dataset (arrays untouched)",
+        description="Add or change the license, organism, modality, name or description in the "
+        "ro-crate-metadata.json of a converted dataset, without touching its arrays.",
+        epilog=UPDATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    update.add_argument("target", metavar="TARGET", help="the converted dataset: a folder or s3://bucket/prefix")
+    add_crate_options(update, skip=False)
+    add_location_options(update, "output", "TARGET is in")
+    add_common(update)
+
+    lookup = sub.add_parser(
+        "lookup",
+        help="find ontology terms for --rocrate-organism (NCBI taxonomy) and --rocrate-modality (FBbi)",
+        description="Search NCBI taxonomy and FBbi terms by text: online through the EBI OLS search when "
+        "reachable, always from a table shipped with the package (works offline).",
+        epilog=LOOKUP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lookup.add_argument("text", metavar="TEXT", help="words to search for, e.g. 'mouse' or 'light sheet'")
+    lookup.add_argument("--ontology", choices=["all", "ncbitaxon", "fbbi"], default="all",
+                        help="which ontology to search (default: both)")
+    lookup.add_argument("--offline", action="store_true", help="only the shipped table, no network")
+    lookup.add_argument("--ols-url", metavar="URL", default=None,
+                        help="OLS search API to ask (default: the EBI's, or $OME2024_OLS_URL)")
+    lookup.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+                        help="give up on the online search after this long (default 3)")
+    lookup.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_common(lookup)
+
+    example = sub.add_parser(
+        "example",
+        help="write a small example OME-Zarr 0.4 image (with labels) to try the converter on",
+        description="Write a small OME-Zarr 0.4 image with a label image, made on the spot (no network).",
+    )
+    example.add_argument("output", metavar="OUTPUT", help="folder to create")
+    example.add_argument("--output-overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_common(example)
+    return parser
+
+
+def add_crate_options(parser: argparse.ArgumentParser, *, skip: bool) -> None:
+    crate = parser.add_argument_group(
         "RO-Crate metadata (ro-crate-metadata.json)",
         "The challenge asks for a license, an organism and an imaging modality.",
     )
@@ -142,17 +227,33 @@ def build_parser() -> argparse.ArgumentParser:
     crate.add_argument("--rocrate-modality", metavar="TERM", help="FBbi imaging method, e.g. obo:FBbi_00000369")
     crate.add_argument("--rocrate-name", metavar="TEXT", help="dataset name (default: the output folder name)")
     crate.add_argument("--rocrate-description", metavar="TEXT", help="dataset description")
-    crate.add_argument("--rocrate-skip", action="store_true", help="write no ro-crate-metadata.json")
+    if skip:
+        crate.add_argument("--rocrate-skip", action="store_true", help="write no ro-crate-metadata.json")
 
-    example = sub.add_parser(
-        "example",
-        help="write a small example OME-Zarr 0.4 image (with labels) to try the converter on",
-        description="Write a small OME-Zarr 0.4 image with a label image, made on the spot (no network).",
+
+def add_location_options(parser: argparse.ArgumentParser, role: str, what: str) -> None:
+    """--input-bucket/-endpoint/-anon/-region (or --output-...): with a bucket, the
+    path is a prefix inside it."""
+    group = parser.add_argument_group(
+        f"{role} on S3",
+        f"{what} an S3 bucket (the path is then a prefix in it); an s3://bucket/prefix "
+        f"path works too. Credentials come from the usual AWS places unless --{role}-anon.",
     )
-    example.add_argument("output", metavar="OUTPUT", help="folder to create")
-    example.add_argument("--output-overwrite", action="store_true", help="replace OUTPUT if it exists")
-    add_common(example)
-    return parser
+    group.add_argument(f"--{role}-bucket", metavar="NAME", help="the bucket")
+    group.add_argument(f"--{role}-endpoint", metavar="URL",
+                       help="S3 endpoint for non-AWS stores, e.g. https://uk1s3.embassy.ebi.ac.uk")
+    group.add_argument(f"--{role}-anon", action="store_true", help="anonymous access (public buckets)")
+    group.add_argument(f"--{role}-region", metavar="REGION", help="the bucket's region (default us-east-1)")
+
+
+def location(args, role: str) -> dict:
+    """The location options of one role, as keyword arguments of open_store."""
+    return {
+        "bucket": getattr(args, f"{role}_bucket", None),
+        "endpoint": getattr(args, f"{role}_endpoint", None),
+        "anon": getattr(args, f"{role}_anon", False),
+        "region": getattr(args, f"{role}_region", None),
+    }
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -186,8 +287,8 @@ def run_resave(args) -> int:
     from .output_format import parse_compression
     from .plan import LayoutRequest
     from .resave import ResaveOptions, resave
+    from .locations import open_store
     from .rocrate_meta import LICENSES, CrateInfo, validate_license, validate_modality, validate_organism
-    from .stores import LocalStore
 
     details = None
     if args.output_read_details:
@@ -227,7 +328,9 @@ def run_resave(args) -> int:
         notes=args.conversion_notes,
         crate=crate,
     )
-    resave(LocalStore(args.input), LocalStore(args.output), options)
+    src = open_store(args.input, role="input", **location(args, "input"))
+    out = open_store(args.output, role="output", **location(args, "output"))
+    resave(src, out, options)
     if not args.output_write_details:
         if crate is None:
             LOG.warning("no RO-Crate written (--rocrate-skip): the dataset is not complete for the challenge")
@@ -253,6 +356,33 @@ def run_example(args) -> int:
     return 0
 
 
+def run_validate(args) -> int:
+    from .validate import run
+
+    return run(args)
+
+
+def run_update(args) -> int:
+    from .update import run
+
+    return run(args)
+
+
+def run_lookup(args) -> int:
+    from .lookup import run
+
+    return run(args)
+
+
+COMMAND_RUNNERS = {
+    "resave": run_resave,
+    "validate": run_validate,
+    "update": run_update,
+    "lookup": run_lookup,
+    "example": run_example,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
@@ -266,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log)
     debug = LOG.isEnabledFor(logging.DEBUG)
     try:
-        return {"resave": run_resave, "example": run_example}[args.command](args)
+        return COMMAND_RUNNERS[args.command](args)
     except UserError as e:
         if debug:
             LOG.exception("traceback")
