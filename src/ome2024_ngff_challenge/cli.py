@@ -345,14 +345,30 @@ def run_resave(args) -> int:
     return 0
 
 
+EXAMPLE_MARK = ".ome2024-ngff-challenge-example"
+
+
 def run_example(args) -> int:
-    from .resave import prepare_output
+    """Write the example 0.4 dataset. --output-overwrite replaces only an earlier
+    example (recognised by its marker file), never other data."""
+    from pathlib import Path
+
+    from .errors import OutputError
     from .samples import write_example
     from .stores import LocalStore
 
-    prepare_output(LocalStore(args.output), args.output_overwrite)
-    write_example(args.output)
-    print(args.output)
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not args.output_overwrite:
+            msg = f"{out}: already exists (use --output-overwrite to replace an earlier example)"
+            raise OutputError(msg)
+        if not (out / EXAMPLE_MARK).is_file():
+            msg = f"{out}: exists and is not an example written by this command; refusing to delete it"
+            raise OutputError(msg)
+        LocalStore(out).delete_tree()
+    write_example(out)
+    (out / EXAMPLE_MARK).write_text("written by 'ome2024-ngff-challenge example'\n", encoding="utf-8")
+    print(out)
     return 0
 
 

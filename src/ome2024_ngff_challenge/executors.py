@@ -27,6 +27,7 @@ class ArrayStats:
     bytes_written: int = 0
     tasks: int = 0
     chunks_written: int = 0
+    tasks_skipped: int = 0  # already complete in the output (resumed run)
 
     def add(self, result: TaskResult, start: float, stop: float) -> None:
         self.start = start if self.start is None else min(self.start, start)
@@ -35,11 +36,12 @@ class ArrayStats:
         self.bytes_written += result.bytes_written
         self.chunks_written += result.chunks_written
         self.tasks += 1
+        self.tasks_skipped += result.skipped
 
 
-def _timed(job, index, out: Store):
+def _timed(job, index, out: Store, resume: bool):
     start = time.time()
-    result = write_task(job, index, out)
+    result = write_task(job, index, out, resume)
     return result, start, time.time()
 
 
@@ -47,7 +49,7 @@ class ThreadExecutor:
     def __init__(self, threads: int):
         self.threads = max(1, threads)
 
-    def run(self, plan: Plan, out: Store, progress=None) -> list[ArrayStats]:
+    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False) -> list[ArrayStats]:
         stats = [ArrayStats() for _ in plan.arrays]
         tasks = iter(plan.tasks())
         limit = 2 * self.threads
@@ -60,7 +62,7 @@ class ThreadExecutor:
                         if task is None:
                             break
                         n, index = task
-                        running[pool.submit(_timed, plan.arrays[n], index, out)] = task
+                        running[pool.submit(_timed, plan.arrays[n], index, out, resume)] = task
                     if not running:
                         break
                     done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)

@@ -8,7 +8,10 @@ from the deepest up, the root's last, and finally the marker is removed.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import shlex
@@ -62,11 +65,17 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
         write_details(plan, out, options.overwrite)
         return plan
     check_distinct(src, out)
-    prepare_output(out, options.overwrite)
-    out.put_json(
-        INCOMPLETE_MARK,
-        {"tool": TOOL_NAME, "version": __version__, "input": src.describe(), "started": now_iso()},
-    )
+    fingerprint = plan_fingerprint(plan, src, options)
+    resume = prepare_output(out, options.overwrite, fingerprint)
+    if resume:
+        LOG.warning("%s: resuming an unfinished conversion (complete shards are kept)", out.describe())
+        out.remove_partials()
+    else:
+        out.put_json(
+            INCOMPLETE_MARK,
+            {"tool": TOOL_NAME, "version": __version__, "input": src.describe(), "started": now_iso(),
+             "plan": fingerprint},
+        )
     started = time.time()
     if options.script:
         for job in plan.arrays:
@@ -74,9 +83,27 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
         stats = None
     else:
         with ByteProgress(plan.nbytes, enabled=options.progress) as progress:
-            stats = ThreadExecutor(options.threads).run(plan, out, progress.advance)
+            stats = ThreadExecutor(options.threads).run(plan, out, progress.advance, resume=resume)
+        if resume:
+            done = sum(s.tasks_skipped for s in stats)
+            LOG.info("resumed: %d of %d shards were complete and kept", done, plan.n_tasks)
     finish(plan, src, out, options, stats, started)
     return plan
+
+
+def plan_fingerprint(plan: Plan, src: Store, options: ResaveOptions) -> str:
+    """A digest of everything that decides the output's bytes: the input, every
+    array's metadata (layout, codecs), every group's metadata and the mode. A
+    resumed run must have the same, or its shards would not fit the rest."""
+    arrays = [[job.path, job.zarr_json(), job.byte_copy] for job in plan.arrays]
+    groups = []
+    for group in plan.groups:
+        attrs = copy.deepcopy(group.attributes)
+        attrs.get("ome", {}).pop("_creator", None)
+        groups.append([group.path, attrs])
+    doc = {"input": src.describe(), "arrays": arrays, "groups": groups, "copies": plan.copies,
+           "script": options.script}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
 def now_iso(t: float | None = None) -> str:
@@ -176,8 +203,10 @@ def is_conversion_output(out: Store) -> bool:
     return all(name in OUTPUT_NAMES or name.startswith(".") and ".partial-" in name for name in files)
 
 
-def prepare_output(out: Store, overwrite: bool) -> None:
-    """Refuse an existing output unless asked; never delete what is not an output."""
+def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) -> bool:
+    """Make the output ready; True when an unfinished run of the same plan is
+    there to be resumed. Refuses an existing output unless asked, and never
+    deletes anything that is not a Zarr v3 output."""
     if isinstance(out, LocalStore):
         path = out.root
         if path.exists() and not path.is_dir():
@@ -186,18 +215,29 @@ def prepare_output(out: Store, overwrite: bool) -> None:
         refuse_dangerous(path)
     dirs, files = out.list_dir("")
     if not dirs and not files:
-        return
-    if not overwrite:
-        msg = f"{out.describe()}: already exists (use --output-overwrite to replace it)"
-        raise OutputError(msg)
+        return False
     if not is_conversion_output(out):
         msg = (
             f"{out.describe()}: exists and is not a Zarr output (it holds other files); "
-            "refusing to delete it even with --output-overwrite"
+            "refusing to write into it or delete it, even with --output-overwrite"
+        )
+        raise OutputError(msg)
+    marker = out.get_json(INCOMPLETE_MARK) if INCOMPLETE_MARK in files else None
+    if not overwrite:
+        if marker is None:
+            msg = f"{out.describe()}: already exists (use --output-overwrite to replace it)"
+            raise OutputError(msg)
+        if fingerprint is not None and isinstance(marker, dict) and marker.get("plan") == fingerprint:
+            return True
+        msg = (
+            f"{out.describe()}: holds an unfinished conversion made with other parameters "
+            f"(input {marker.get('input') if isinstance(marker, dict) else '?'}); run it with the same "
+            "options to finish it, or use --output-overwrite to start over"
         )
         raise OutputError(msg)
     LOG.warning("%s: deleting the earlier output (--output-overwrite)", out.describe())
     out.delete_tree()
+    return False
 
 
 def refuse_dangerous(path: Path) -> None:

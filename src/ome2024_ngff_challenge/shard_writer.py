@@ -29,6 +29,7 @@ class TaskResult:
     bytes_read: int = 0
     bytes_written: int = 0
     chunks_written: int = 0
+    skipped: bool = False  # found complete in the output (a resumed run)
 
 
 class SourceChunkCache:
@@ -131,8 +132,43 @@ def cache_capacity(job) -> int:
     return max(16 * 2**20, (row + 1) * src_chunk_bytes)
 
 
-def write_task(job, index: tuple[int, ...], out: Store) -> TaskResult:
-    """Write the shard (or chunk) at grid position ``index`` of ``job``'s array."""
+def task_key(job, index: tuple[int, ...]) -> str:
+    return join(job.path, chunk_key(index))
+
+
+def shard_complete(job, index: tuple[int, ...], out: Store) -> bool:
+    """Whether the output already holds this task's shard (or chunk), whole.
+
+    Writes are atomic, so a present object is normally complete; for a shard the
+    index at its end is also checked (its checksum, and every chunk it points to
+    lying inside the object), which costs one small ranged read.
+    """
+    key = task_key(job, index)
+    if job.layout.shards is None:
+        return out.exists(key)
+    n = math.prod(s // c for s, c in zip(job.layout.shards, job.layout.chunks))
+    index_size = 16 * n + 4
+    tail = out.get_tail(key, index_size)
+    if tail is None:
+        return False
+    data, size = tail
+    if size < index_size or len(data) != index_size:
+        return False
+    table, checksum = data[:-4], data[-4:]
+    if np.frombuffer(checksum, dtype="<u4")[0] != google_crc32c.value(table):
+        return False
+    entries = np.frombuffer(table, dtype="<u8").reshape(n, 2)
+    used = entries[entries[:, 0] != EMPTY]
+    return bool((used[:, 0] + used[:, 1] <= size - index_size).all())
+
+
+def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:
+    """Write the shard (or chunk) at grid position ``index`` of ``job``'s array.
+
+    With ``resume``, a shard the output holds whole already is left as it is.
+    """
+    if resume and shard_complete(job, index, out):
+        return TaskResult(skipped=True)
     cache = SourceChunkCache(job.source, cache_capacity(job))
     result = TaskResult()
     fill = job.fill
@@ -140,7 +176,7 @@ def write_task(job, index: tuple[int, ...], out: Store) -> TaskResult:
     encoder = job.compression.encoder()
     chunks = job.layout.chunks
     shape = job.shape
-    key = join(job.path, chunk_key(index))
+    key = task_key(job, index)
 
     def copied(start: tuple[int, ...]) -> bytes | None:
         """Byte copy: the source chunk's stored bytes, once they are known to

@@ -43,6 +43,20 @@ class Store(ABC):
     def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
         """(sub-folder names, file names) directly below ``prefix``."""
 
+    def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
+        """The last ``length`` bytes at ``key`` (fewer if it is shorter) and its
+        total size; None when missing. Backends override this with a ranged read
+        (a shard's index is at its end); this fallback reads everything."""
+        data = self.get(key)
+        if data is None:
+            return None
+        return data[-length:] if length else b"", len(data)
+
+    def remove_partials(self) -> int:
+        """Delete leftovers of atomic writes that a killed run left behind (only
+        where such leftovers exist: a local folder). Returns how many."""
+        return 0
+
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` at ``key`` atomically: readers see all of it or none."""
@@ -122,6 +136,25 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             pass
         return sorted(dirs), sorted(files)
+
+    def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - length))
+                return f.read(), size
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def remove_partials(self) -> int:
+        removed = 0
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(".") and PARTIAL_MARK in name:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(folder, name))
+                        removed += 1
+        return removed
 
     def _partial(self, path: Path) -> Path:
         return path.with_name(f".{path.name}{PARTIAL_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
