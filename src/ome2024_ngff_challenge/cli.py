@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace an existing output (only ever an earlier Zarr output)")
     out.add_argument("--output-threads", type=positive_int, metavar="N", default=None,
                      help="threads that convert shards in parallel (default: the number of CPUs)")
+    out.add_argument("--dask-scheduler", metavar="ADDRESS",
+                     help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
+                     "read INPUT and write OUTPUT themselves, so both must be reachable from them")
     out.add_argument("--conversion-notes", metavar="TEXT",
                      help="free text recorded with the conversion statistics of every array")
 
@@ -327,6 +330,7 @@ def run_resave(args) -> int:
         script=args.output_script,
         notes=args.conversion_notes,
         crate=crate,
+        dask_scheduler=args.dask_scheduler,
     )
     src = open_store(args.input, role="input", **location(args, "input"))
     out = open_store(args.output, role="output", **location(args, "output"))

@@ -77,3 +77,87 @@ class ThreadExecutor:
                     future.cancel()
                 raise
         return stats
+
+
+class DaskExecutor:
+    """Sends the shard tasks to a running Dask cluster (started by dask-jobqueue,
+    Kubernetes or by hand). Workers read the input and write the output
+    themselves; only task descriptions and small results cross the network.
+
+    A task is idempotent (a shard is written whole, atomically), so when a worker
+    dies Dask simply runs its tasks again elsewhere, and the output is the same as
+    a local run's.
+    """
+
+    def __init__(self, address: str, timeout: float = 10):
+        self.address = address
+        self.timeout = timeout
+
+    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False) -> list[ArrayStats]:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            from .errors import UserError
+
+            msg = "--dask-scheduler needs the 'distributed' package (pip install distributed)"
+            raise UserError(msg) from None
+        client = self.connect(Client)
+        try:
+            stats = [ArrayStats() for _ in plan.arrays]
+            # a window of tasks in flight keeps the scheduler's memory bounded on
+            # plates with hundreds of thousands of shards, and every worker busy
+            window = 4 * max(1, sum(client.nthreads().values()))
+            tasks = iter(plan.tasks())
+            pending = as_completed()
+            owners = {}
+
+            def submit_next() -> bool:
+                task = next(tasks, None)
+                if task is None:
+                    return False
+                n, index = task
+                future = client.submit(_timed, plan.arrays[n], index, out, resume, pure=False, retries=1)
+                owners[future.key] = task
+                pending.add(future)
+                return True
+
+            for _ in range(window):
+                if not submit_next():
+                    break
+            for future in pending:
+                n, index = owners.pop(future.key)
+                result, start, stop = future.result()  # re-raises a task's error
+                stats[n].add(result, start, stop)
+                if progress is not None:
+                    progress(plan.arrays[n].task_nbytes(index))
+                submit_next()
+            return stats
+        finally:
+            client.close()
+
+    def connect(self, client_class):
+        from .errors import UserError
+
+        self.probe()
+        try:
+            return client_class(self.address, timeout=self.timeout)
+        except (OSError, TimeoutError) as e:
+            msg = f"--dask-scheduler={self.address}: cannot connect ({e})"
+            raise UserError(msg) from None
+
+    def probe(self) -> None:
+        """Fail at once on a refused tcp:// address (distributed would keep
+        retrying until its timeout)."""
+        import socket
+        from urllib.parse import urlsplit
+
+        from .errors import UserError
+
+        parts = urlsplit(self.address if "://" in self.address else f"tcp://{self.address}")
+        if parts.scheme != "tcp" or not parts.hostname or not parts.port:
+            return
+        try:
+            socket.create_connection((parts.hostname, parts.port), timeout=self.timeout).close()
+        except OSError as e:
+            msg = f"--dask-scheduler={self.address}: cannot connect ({e.strerror or e})"
+            raise UserError(msg) from None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import TOOL_NAME, __version__
 from .errors import OutputError, UserError
-from .executors import ArrayStats, ThreadExecutor
+from .executors import ArrayStats, DaskExecutor, ThreadExecutor
 from .output_format import Compression
 from .plan import LayoutRequest, Plan, build_plan
 from .progress import ByteProgress
@@ -49,6 +49,7 @@ class ResaveOptions:
     notes: str | None = None
     crate: CrateInfo | None = None  # None: --rocrate-skip
     progress: bool = True
+    dask_scheduler: str | None = None  # run the shard tasks on this Dask cluster
 
 
 def creator() -> dict:
@@ -83,10 +84,15 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
         stats = None
     else:
         with ByteProgress(plan.nbytes, enabled=options.progress) as progress:
-            stats = ThreadExecutor(options.threads).run(plan, out, progress.advance, resume=resume)
+            executor = DaskExecutor(options.dask_scheduler) if options.dask_scheduler else ThreadExecutor(options.threads)
+            stats = executor.run(plan, out, progress.advance, resume=resume)
         if resume:
             done = sum(s.tasks_skipped for s in stats)
             LOG.info("resumed: %d of %d shards were complete and kept", done, plan.n_tasks)
+        if options.dask_scheduler:
+            # a worker that died mid-write leaves its temporary file behind (its
+            # task was run again elsewhere); no writer is active any more
+            out.remove_partials()
     finish(plan, src, out, options, stats, started)
     return plan
 
