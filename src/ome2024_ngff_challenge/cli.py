@@ -21,6 +21,7 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 TRACE = 5
 LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
               "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
+RESAVE_PARSER: argparse.ArgumentParser | None = None  # for job_argv
 COMMANDS = ("resave", "validate", "update", "lookup", "example")
 
 RESAVE_EXAMPLES = """\
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=RESAVE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    global RESAVE_PARSER
+    RESAVE_PARSER = resave
     resave.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
     resave.add_argument("output", metavar="OUTPUT",
                         help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
@@ -151,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace an existing output (only ever an earlier Zarr output)")
     out.add_argument("--output-threads", type=positive_int, metavar="N", default=None,
                      help="threads that convert shards in parallel (default: the number of CPUs)")
+    out.add_argument("--output-job-script", action="store_true",
+                     help="prepare OUTPUT and write OUTPUT/.jobs/jobs.sh: one command per line, each converting "
+                     "a range of one array's shards (--job=ARRAY:START:STOP), to run in any order on any "
+                     "machines, e.g. as a job array; the last line to finish writes the metadata")
+    out.add_argument("--job-shards", type=positive_int, metavar="N",
+                     help="shards per line of --output-job-script (default: ~1 GiB of data per line, at most 64)")
+    out.add_argument("--job", metavar="ARRAY:START:STOP", help=argparse.SUPPRESS)
     out.add_argument("--dask-scheduler", metavar="ADDRESS",
                      help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
                      "read INPUT and write OUTPUT themselves, so both must be reachable from them")
@@ -296,8 +306,14 @@ def run_resave(args) -> int:
     details = None
     if args.output_read_details:
         try:
-            with open(args.output_read_details, encoding="utf-8") as f:
-                details = json.load(f)
+            if "://" in args.output_read_details:  # s3:// (with the --output-* S3 options) or http(s)://
+                from .locations import read_location
+
+                where = {**location(args, "output"), "bucket": None}
+                details = json.loads(read_location(args.output_read_details, role="output", **where).decode("utf-8"))
+            else:
+                with open(args.output_read_details, encoding="utf-8") as f:
+                    details = json.load(f)
         except OSError as e:
             msg = f"--output-read-details: {args.output_read_details}: {e.strerror}"
             raise UserError(msg) from None
@@ -331,6 +347,10 @@ def run_resave(args) -> int:
         notes=args.conversion_notes,
         crate=crate,
         dask_scheduler=args.dask_scheduler,
+        job_script=args.output_job_script,
+        shards_per_job=args.job_shards,
+        job=args.job,
+        job_argv=job_argv(args) if args.output_job_script else None,
     )
     src = open_store(args.input, role="input", **location(args, "input"))
     out = open_store(args.output, role="output", **location(args, "output"))
@@ -350,6 +370,36 @@ def run_resave(args) -> int:
 
 
 EXAMPLE_MARK = ".ome2024-ngff-challenge-example"
+
+
+# options a job line must not repeat: they belong to the preparing command only
+NOT_IN_JOBS = {"output_job_script", "job_shards", "job", "output_overwrite", "input", "output", "help", "command"}
+
+
+def job_argv(args) -> list[str]:
+    """The resave command the lines of a job script repeat: every option the user
+    gave (paths made absolute, so a line runs from any folder), INPUT and OUTPUT last."""
+    parser = RESAVE_PARSER
+    argv = [TOOL_NAME, "resave"]
+    for action in parser._actions:  # argparse offers no public iteration of options
+        dest = action.dest
+        if dest in NOT_IN_JOBS or not action.option_strings:
+            continue
+        value = getattr(args, dest, None)
+        if value is None or value is False or value == action.default:
+            continue
+        option = action.option_strings[-1]
+        if value is True:
+            argv.append(option)
+        else:
+            if dest == "output_read_details":
+                value = os.path.abspath(value)
+            argv.append(f"{option}={value}")
+    for role in ("input", "output"):
+        path = getattr(args, role)
+        local = not getattr(args, f"{role}_bucket") and "://" not in path
+        argv.append(os.path.abspath(path) if local else path)
+    return argv
 
 
 def run_example(args) -> int:

@@ -49,9 +49,10 @@ class ThreadExecutor:
     def __init__(self, threads: int):
         self.threads = max(1, threads)
 
-    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False) -> list[ArrayStats]:
+    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False, tasks=None) -> list[ArrayStats]:
+        """Run ``tasks`` ((array number, shard index) pairs; default: all of the plan)."""
         stats = [ArrayStats() for _ in plan.arrays]
-        tasks = iter(plan.tasks())
+        tasks = iter(plan.tasks() if tasks is None else tasks)
         limit = 2 * self.threads
         with cf.ThreadPoolExecutor(self.threads, thread_name_prefix="shard") as pool:
             running: dict[cf.Future, tuple[int, tuple[int, ...]]] = {}
@@ -93,7 +94,8 @@ class DaskExecutor:
         self.address = address
         self.timeout = timeout
 
-    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False) -> list[ArrayStats]:
+    def run(self, plan: Plan, out: Store, progress=None, resume: bool = False, tasks=None) -> list[ArrayStats]:
+        """Run ``tasks`` ((array number, shard index) pairs; default: all of the plan)."""
         try:
             from distributed import Client, as_completed
         except ImportError:
@@ -107,7 +109,7 @@ class DaskExecutor:
             # a window of tasks in flight keeps the scheduler's memory bounded on
             # plates with hundreds of thousands of shards, and every worker busy
             window = 4 * max(1, sum(client.nthreads().values()))
-            tasks = iter(plan.tasks())
+            tasks = iter(plan.tasks() if tasks is None else tasks)
             pending = as_completed()
             owners = {}
 

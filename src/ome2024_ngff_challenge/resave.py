@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import TOOL_NAME, __version__
+from . import TOOL_NAME, __version__, jobs
 from .errors import OutputError, UserError
 from .executors import ArrayStats, DaskExecutor, ThreadExecutor
 from .output_format import Compression
@@ -35,7 +35,7 @@ CRATE = "ro-crate-metadata.json"
 STATS_KEY = "_ome2024_ngff_challenge_stats"
 # Top-level names a converted (or half-converted) output may hold; a folder
 # with anything else is not ours to delete.
-OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}
+OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}  # and the folder .jobs
 
 
 @dataclass
@@ -50,6 +50,10 @@ class ResaveOptions:
     crate: CrateInfo | None = None  # None: --rocrate-skip
     progress: bool = True
     dask_scheduler: str | None = None  # run the shard tasks on this Dask cluster
+    job_script: bool = False  # write .jobs/jobs.sh instead of converting
+    shards_per_job: int | None = None
+    job: str | None = None  # run one line of the job script: ARRAY:START:STOP
+    job_argv: list[str] | None = None  # the command the job lines repeat (INPUT, OUTPUT last)
 
 
 def creator() -> dict:
@@ -67,6 +71,9 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
         return plan
     check_distinct(src, out)
     fingerprint = plan_fingerprint(plan, src, options)
+    if options.job is not None:
+        run_job(plan, src, out, options, fingerprint)
+        return plan
     resume = prepare_output(out, options.overwrite, fingerprint)
     if resume:
         LOG.warning("%s: resuming an unfinished conversion (complete shards are kept)", out.describe())
@@ -78,14 +85,16 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
              "plan": fingerprint},
         )
     started = time.time()
+    if options.job_script:
+        write_job_script(plan, out, options)
+        return plan
     if options.script:
         for job in plan.arrays:
             out.put(f"{job.path}/convert.sh", script_line(job, src, out).encode())
         stats = None
     else:
         with ByteProgress(plan.nbytes, enabled=options.progress) as progress:
-            executor = DaskExecutor(options.dask_scheduler) if options.dask_scheduler else ThreadExecutor(options.threads)
-            stats = executor.run(plan, out, progress.advance, resume=resume)
+            stats = make_executor(options).run(plan, out, progress.advance, resume=resume)
         if resume:
             done = sum(s.tasks_skipped for s in stats)
             LOG.info("resumed: %d of %d shards were complete and kept", done, plan.n_tasks)
@@ -95,6 +104,48 @@ def resave(src: Store, out: Store, options: ResaveOptions) -> Plan:
             out.remove_partials()
     finish(plan, src, out, options, stats, started)
     return plan
+
+
+def make_executor(options: ResaveOptions):
+    if options.dask_scheduler:
+        return DaskExecutor(options.dask_scheduler)
+    return ThreadExecutor(options.threads)
+
+
+def write_job_script(plan: Plan, out: Store, options: ResaveOptions) -> None:
+    per_job = options.shards_per_job or jobs.default_shards_per_job(plan)
+    job_list = jobs.partition(plan, per_job)
+    out.put_json(jobs.JOBS_LIST, {"jobs": [j.spec for j in job_list]})
+    out.put(jobs.SCRIPT, jobs.script(job_list, options.job_argv or []).encode())
+    print(f"{out.describe(jobs.SCRIPT)}: {len(job_list)} jobs of up to {per_job} shards; run every line "
+          "(in any order, on any machines); the last one to finish writes the metadata")
+
+
+def run_job(plan: Plan, src: Store, out: Store, options: ResaveOptions, fingerprint: str) -> None:
+    """One line of the job script: convert a range of one array's shards, then,
+    if every line is done, write the metadata."""
+    job = jobs.Job.parse(options.job)
+    tasks = jobs.job_tasks(plan, job)
+    marker = out.get_json(INCOMPLETE_MARK)
+    if marker is None and out.exists("zarr.json"):
+        LOG.warning("%s: already complete; nothing to do", out.describe())
+        return
+    if not isinstance(marker, dict) or marker.get("plan") != fingerprint:
+        msg = (
+            f"{out.describe()}: not prepared for these jobs (run the --output-job-script command first, "
+            "with the same input and options)"
+        )
+        raise OutputError(msg)
+    started = time.time()
+    n = tasks[0][0] if tasks else plan.arrays.index(next(a for a in plan.arrays if a.path == job.path))
+    with ByteProgress(sum(plan.arrays[i].task_nbytes(x) for i, x in tasks), enabled=options.progress) as progress:
+        stats = make_executor(options).run(plan, out, progress.advance, resume=True, tasks=tasks)
+    jobs.record_done(out, job, stats[n])
+    totals = jobs.all_done(out)
+    if totals is None:
+        return
+    finish(plan, src, out, options, [totals.get(a.path, ArrayStats()) for a in plan.arrays], started)
+    jobs.remove(out)
 
 
 def plan_fingerprint(plan: Plan, src: Store, options: ResaveOptions) -> str:
@@ -186,17 +237,26 @@ def write_details(plan: Plan, out: Store, overwrite: bool) -> None:
         parent = LocalStore(path.parent)
         parent.put(path.name, json_bytes(plan.details()))
         return
-    msg = f"{out.describe()}: --output-write-details needs a local file"
-    raise OutputError(msg)
+    # an object store: OUTPUT is the key of the JSON object
+    if any(out.list_dir("")):
+        msg = f"{out.describe()}: is a folder; --output-write-details writes a JSON file"
+        raise OutputError(msg)
+    if out.exists("") and not overwrite:
+        msg = f"{out.describe()}: exists (use --output-overwrite to replace it)"
+        raise OutputError(msg)
+    out.put("", json_bytes(plan.details()))
 
 
 def check_distinct(src: Store, out: Store) -> None:
     """The output must not be, contain, or lie inside the input."""
+    msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
     if isinstance(src, LocalStore) and isinstance(out, LocalStore):
         a, b = src.root.resolve(), out.root.resolve()
         if a == b or a in b.parents or b in a.parents:
-            msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
             raise UserError(msg)
+    overlaps = getattr(out, "overlaps", None)  # S3: the same bucket and nested prefixes
+    if overlaps is not None and overlaps(src):
+        raise UserError(msg)
 
 
 def is_conversion_output(out: Store) -> bool:

@@ -57,6 +57,9 @@ class Store(ABC):
         where such leftovers exist: a local folder). Returns how many."""
         return 0
 
+    def remove_empty_folders(self, prefix: str) -> None:
+        """Remove folders left empty below ``prefix`` (object stores have none)."""
+
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` at ``key`` atomically: readers see all of it or none."""
@@ -155,6 +158,11 @@ class LocalStore(Store):
                         os.unlink(os.path.join(folder, name))
                         removed += 1
         return removed
+
+    def remove_empty_folders(self, prefix: str) -> None:
+        for folder, _, _ in sorted(os.walk(self._path(prefix)), key=lambda w: -len(w[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
     def _partial(self, path: Path) -> Path:
         return path.with_name(f".{path.name}{PARTIAL_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
