@@ -45,6 +45,36 @@ def _timed(job, index, out: Store, resume: bool):
     return result, start, time.time()
 
 
+_MALLOC_TUNED = False
+
+
+def tune_malloc() -> None:
+    """Undo, in a Dask worker, the MALLOC_TRIM_THRESHOLD_ its nanny sets.
+
+    That setting switches off glibc's adaptive mmap threshold, so every
+    chunk-sized buffer the codecs allocate is a fresh mmap, page-faulted in and
+    unmapped again: Blosc-zstd encoding measured 1.7x slower per chunk. Fixed
+    thresholds (64 MiB mmap, 128 MiB trim) restore the speed of a plain process.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 128 * 2**20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to undo
+        pass
+
+
+def _dask_task(job, index, out: Store, resume: bool):
+    tune_malloc()
+    return _timed(job, index, out, resume)
+
+
 class ThreadExecutor:
     def __init__(self, threads: int):
         self.threads = max(1, threads)
@@ -118,7 +148,7 @@ class DaskExecutor:
                 if task is None:
                     return False
                 n, index = task
-                future = client.submit(_timed, plan.arrays[n], index, out, resume, pure=False, retries=1)
+                future = client.submit(_dask_task, plan.arrays[n], index, out, resume, pure=False, retries=1)
                 owners[future.key] = task
                 pending.add(future)
                 return True
