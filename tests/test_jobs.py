@@ -29,7 +29,7 @@ def run_line(line: str) -> subprocess.CompletedProcess:
 
 def test_job_lines_in_any_order_equal_one_local_run(tmp_path, convert):
     src = tmp_path / "in.zarr"
-    expected = samples.write_image(src, samples.pattern((3, 150, 170), "<u2", 9), "zyx", levels=2, chunks=(1, 32, 32))
+    samples.write_image(src, samples.pattern((3, 150, 170), "<u2", 9), "zyx", levels=2, chunks=(1, 32, 32))
     samples.write_labels(src, {"cells": samples.label_blobs((3, 150, 170), 5, "<u4", 3)}, "zyx", levels=2,
                          chunks=(1, 32, 32))
     local = tmp_path / "local" / "out.zarr"

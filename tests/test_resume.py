@@ -4,7 +4,6 @@ shards that were complete, and gives the same bytes as an uninterrupted run."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess

@@ -301,7 +301,7 @@ def run_resave(args) -> int:
     from .plan import LayoutRequest
     from .resave import ResaveOptions, resave
     from .locations import open_store
-    from .rocrate_meta import LICENSES, CrateInfo, validate_license, validate_modality, validate_organism
+    from .rocrate_meta import CrateInfo, crate_options
 
     details = None
     if args.output_read_details:
@@ -329,16 +329,9 @@ def run_resave(args) -> int:
     )
     crate = None
     if not args.rocrate_skip:
-        license_url = LICENSES["cc-by"] if args.cc_by else LICENSES["cc0"] if args.cc0 else None
-        if args.rocrate_license:
-            license_url = validate_license(args.rocrate_license)
-        crate = CrateInfo(
-            name=args.rocrate_name or os.path.basename(os.path.normpath(args.output)),
-            description=args.rocrate_description,
-            license=license_url,
-            organism=validate_organism(args.rocrate_organism) if args.rocrate_organism else None,
-            modality=validate_modality(args.rocrate_modality) if args.rocrate_modality else None,
-        )
+        fields = crate_options(args)
+        fields.setdefault("name", os.path.basename(os.path.normpath(args.output)))
+        crate = CrateInfo(**fields)
     src = open_store(args.input, role="input", **location(args, "input"))
     out = open_store(args.output, role="output", **location(args, "output"))
     options = ResaveOptions(

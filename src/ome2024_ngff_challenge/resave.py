@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import TOOL_NAME, __version__, jobs
+from . import INCOMPLETE_MARK, TOOL_NAME, __version__, jobs
 from .errors import OutputError, UserError
 from .executors import ArrayStats, DaskExecutor, ThreadExecutor
 from .output_format import Compression
@@ -30,7 +30,6 @@ from .stores import LocalStore, Store, json_bytes
 
 LOG = logging.getLogger(__name__)
 
-INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
 CRATE = "ro-crate-metadata.json"
 STATS_KEY = "_ome2024_ngff_challenge_stats"
 # Top-level names a converted (or half-converted) output may hold; a folder

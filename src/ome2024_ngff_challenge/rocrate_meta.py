@@ -198,3 +198,19 @@ def validate_modality(term: str) -> str:
         f"--rocrate-modality: {text!r} is not an FBbi term "
         "(e.g. obo:FBbi_00000369, FBbi:00000369, or a URL)"
     )
+
+
+def crate_options(args) -> dict:
+    """The RO-Crate fields the command-line options set (validated), as CrateInfo
+    keyword arguments: the license flags, --rocrate-organism/-modality/-name/-description."""
+    license_url = LICENSES["cc-by"] if args.cc_by else LICENSES["cc0"] if args.cc0 else None
+    if args.rocrate_license:
+        license_url = validate_license(args.rocrate_license)
+    changes = {
+        "license": license_url,
+        "organism": validate_organism(args.rocrate_organism) if args.rocrate_organism is not None else None,
+        "modality": validate_modality(args.rocrate_modality) if args.rocrate_modality is not None else None,
+        "name": args.rocrate_name,
+        "description": args.rocrate_description,
+    }
+    return {k: v for k, v in changes.items() if v is not None}

@@ -15,40 +15,22 @@ import logging
 import posixpath
 import sys
 
+from . import INCOMPLETE_MARK
 from .errors import UserError
 from .rocrate_meta import (
+    crate_options,
     ACQUISITION_ID,
     BIOSAMPLE_ID,
-    LICENSES,
     METADATA_ID,
     SPECIMEN_ID,
     CrateInfo,
     build_crate,
     read_crate_info,
     update_crate_info,
-    validate_license,
-    validate_modality,
-    validate_organism,
 )
 from .stores import Store, json_bytes
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-INCOMPLETE_MARKER = ".ome2024-ngff-challenge-incomplete.json"
-
-
-def requested_changes(args) -> dict:
-    """The fields the options ask to set (validated), as CrateInfo keyword arguments."""
-    license_url = LICENSES["cc-by"] if args.cc_by else LICENSES["cc0"] if args.cc0 else None
-    if args.rocrate_license:
-        license_url = validate_license(args.rocrate_license)
-    changes = {
-        "license": license_url,
-        "organism": validate_organism(args.rocrate_organism) if args.rocrate_organism is not None else None,
-        "modality": validate_modality(args.rocrate_modality) if args.rocrate_modality is not None else None,
-        "name": args.rocrate_name,
-        "description": args.rocrate_description,
-    }
-    return {k: v for k, v in changes.items() if v is not None}
 
 
 def check_target(store: Store) -> None:
@@ -66,8 +48,8 @@ def check_target(store: Store) -> None:
             or not isinstance(attributes, dict) or not isinstance(attributes.get("ome"), dict):
         msg = f"{where}: not an OME-Zarr 0.5 dataset (zarr.json is not a Zarr v3 group with attributes.ome)"
         raise UserError(msg)
-    if store.exists(INCOMPLETE_MARKER):
-        msg = f"{where}: the conversion did not finish ({INCOMPLETE_MARKER} is present); run 'resave' again first"
+    if store.exists(INCOMPLETE_MARK):
+        msg = f"{where}: the conversion did not finish ({INCOMPLETE_MARK} is present); run 'resave' again first"
         raise UserError(msg)
 
 
@@ -183,7 +165,7 @@ def run(args) -> int:
     from .cli import location
     from .locations import open_store
 
-    changes = requested_changes(args)
+    changes = crate_options(args)
     store = open_store(args.target, role="output", **location(args, "output"))
     info, written = update(store, args.target, changes)
     where = store.describe(METADATA_ID)

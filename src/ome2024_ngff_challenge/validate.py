@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import v05_rules as rules
+from . import INCOMPLETE_MARK
 from .errors import UserError
 from .rocrate_meta import METADATA_ID, read_crate_info, validate_license, validate_modality, validate_organism
 from .stores import Store, join
 from .v3_array import DecodeError, V3Array, parse_array_meta
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-INCOMPLETE_MARKER = ".ome2024-ngff-challenge-incomplete.json"
 OME_XML = "OME/METADATA.ome.xml"
 MAX_XML_PARSE = 256 * 2**20
 # --against: stored objects compared at once (each holds one compressed shard
@@ -191,8 +191,8 @@ class Validator:
 
     def run(self) -> Report:
         store, report = self.store, self.report
-        if store.exists(INCOMPLETE_MARKER):
-            report.error("", f"{INCOMPLETE_MARKER} is present: the conversion did not finish (or is still running)")
+        if store.exists(INCOMPLETE_MARK):
+            report.error("", f"{INCOMPLETE_MARK} is present: the conversion did not finish (or is still running)")
         ome = self.group("", "the dataset")
         if ome is not None:
             attributes = self.attributes[""]
