@@ -20,8 +20,8 @@ import numpy as np
 
 from .output_format import chunk_key
 from .stores import Store, join
+from .v3_array import EMPTY, DecodeError, parse_shard_index, shard_index_size
 
-EMPTY = np.uint64(2**64 - 1)
 
 
 @dataclass
@@ -76,19 +76,8 @@ def read_box(
         # exactly one whole source chunk (the usual case): no copy at all
         chunk = cache.get(tuple(a // c for a, c in zip(start, src_chunks)))
         return chunk if chunk is not None else np.full(src_chunks, fill, dtype=meta.dtype)
-    out = np.empty(tuple(b - a for a, b in zip(start, stop)), dtype=meta.dtype)
-    ranges = [range(a // c, (b - 1) // c + 1) for a, b, c in zip(start, stop, src_chunks)]
-    for idx in itertools.product(*ranges):
-        lo = [i * c for i, c in zip(idx, src_chunks)]
-        a = [max(s, l) for s, l in zip(start, lo)]
-        b = [min(e, l + c) for e, l, c in zip(stop, lo, src_chunks)]
-        dst = tuple(slice(x - s, y - s) for x, y, s in zip(a, b, start))
-        chunk = cache.get(idx)
-        if chunk is None:
-            out[dst] = fill
-        else:
-            out[dst] = chunk[tuple(slice(x - l, y - l) for x, y, l in zip(a, b, lo))]
-    return out
+    region = tuple(slice(a, b) for a, b in zip(start, stop))
+    return cache.source.read_region(region, get_chunk=cache.get)
 
 
 class FillTest:
@@ -146,20 +135,19 @@ def shard_complete(job, index: tuple[int, ...], out: Store) -> bool:
     key = task_key(job, index)
     if job.layout.shards is None:
         return out.exists(key)
-    n = math.prod(s // c for s, c in zip(job.layout.shards, job.layout.chunks))
-    index_size = 16 * n + 4
+    per_shard = tuple(s // c for s, c in zip(job.layout.shards, job.layout.chunks))
+    index_size = shard_index_size(per_shard, checksum=True)
     tail = out.get_tail(key, index_size)
     if tail is None:
         return False
     data, size = tail
     if size < index_size or len(data) != index_size:
         return False
-    table, checksum = data[:-4], data[-4:]
-    if np.frombuffer(checksum, dtype="<u4")[0] != google_crc32c.value(table):
+    try:
+        parse_shard_index(data, per_shard, size - index_size, key)
+    except DecodeError:
         return False
-    entries = np.frombuffer(table, dtype="<u8").reshape(n, 2)
-    used = entries[entries[:, 0] != EMPTY]
-    return bool((used[:, 0] + used[:, 1] <= size - index_size).all())
+    return True
 
 
 def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:

@@ -282,12 +282,13 @@ class SourceArray:
         # Not np.ascontiguousarray: it would turn a 0-d chunk into 1-d.
         return chunk if chunk.flags.c_contiguous else chunk.copy(order="C")
 
-    def read_region(self, region: tuple[slice, ...]) -> np.ndarray:
+    def read_region(self, region: tuple[slice, ...], get_chunk=None) -> np.ndarray:
         """``array[region]`` as a new C-contiguous array of ``meta.dtype``.
 
         ``region`` holds one slice per dimension, step 1, within bounds. Each
         chunk it touches is decoded once and only the needed part is copied;
-        chunks never written read as the fill value.
+        chunks never written read as the fill value. ``get_chunk(index)``, when
+        given, supplies the decoded chunks (a cache of them) instead.
         """
         meta = self.meta
         bounds = _region_bounds(region, meta.shape)
@@ -301,12 +302,16 @@ class SourceArray:
                 lo, hi = max(start, i * c), min(stop, (i + 1) * c)
                 in_chunk.append(slice(lo - i * c, hi - i * c))
                 in_out.append(slice(lo - start, hi - start))
-            raw = self.read_chunk_bytes(index)
-            if raw is None:
+            if get_chunk is not None:
+                chunk = get_chunk(index)
+            else:
+                raw = self.read_chunk_bytes(index)
+                # "F" chunks come as Fortran views: the copy below transposes them
+                chunk = None if raw is None else self._decode_as_stored(raw, index)
+            if chunk is None:
                 out[tuple(in_out)] = self._fill
             else:
-                # For "F" chunks this copy is also the transposition to C order.
-                out[tuple(in_out)] = self._decode_as_stored(raw, index)[tuple(in_chunk)]
+                out[tuple(in_out)] = chunk[tuple(in_chunk)]
         return out
 
     def _decode_as_stored(self, raw: bytes, index: tuple[int, ...]) -> np.ndarray:

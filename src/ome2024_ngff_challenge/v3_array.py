@@ -161,25 +161,41 @@ class V3Array:
 
 def read_shard_index(raw: bytes, spec: ShardSpec, per_shard: tuple[int, ...], key: str) -> np.ndarray:
     """The shard's index as a uint64 array shaped (*per_shard, 2), checked."""
-    n = math.prod(per_shard)
     checksum = any(c["name"] == "crc32c" for c in spec.index.compressors)
-    size = 16 * n + (4 if checksum else 0)
+    size = shard_index_size(per_shard, checksum)
     if len(raw) < size:
         msg = f"{key}: shard of {len(raw)} bytes is shorter than its index ({size} bytes)"
         raise DecodeError(msg)
     index = raw[len(raw) - size :] if spec.index_at_end else raw[:size]
+    data_end = len(raw) - size if spec.index_at_end else len(raw)
+    return parse_shard_index(index, per_shard, data_end, key, checksum=checksum, endian=spec.index.endian)
+
+
+def shard_index_size(per_shard: tuple[int, ...], checksum: bool) -> int:
+    """Bytes of a shard index: (offset, nbytes) per inner chunk, and a crc32c."""
+    return 16 * math.prod(per_shard) + (4 if checksum else 0)
+
+
+def parse_shard_index(
+    index: bytes, per_shard: tuple[int, ...], data_end: int, key: str, *, checksum: bool = True,
+    endian: str | None = "little",
+) -> np.ndarray:
+    """A shard index's bytes as a uint64 array shaped (*per_shard, 2), checked:
+    its crc32c, and every chunk it points to lying within the first ``data_end``
+    bytes of the shard (so not over the index itself). DecodeError otherwise.
+    Readers use it on whole shards; resume uses it on a shard's last bytes only."""
     if checksum:
         body, stored = index[:-4], index[-4:]
         if struct.unpack("<I", stored)[0] != google_crc32c.value(body):
             msg = f"{key}: the shard index checksum (crc32c) does not match"
             raise DecodeError(msg)
         index = body
-    order = ">" if spec.index.endian == "big" else "<"
+    order = ">" if endian == "big" else "<"
     table = np.frombuffer(index, dtype=f"{order}u8").reshape((*per_shard, 2))
     used = table.reshape(-1, 2)
     used = used[~((used[:, 0] == EMPTY) & (used[:, 1] == EMPTY))]
-    if used.size and bool((used[:, 0].astype(object) + used[:, 1].astype(object) > len(raw)).any()):
-        msg = f"{key}: the shard index points past the end of the shard ({len(raw)} bytes)"
+    if used.size and bool((used[:, 0].astype(object) + used[:, 1].astype(object) > data_end).any()):
+        msg = f"{key}: the shard index points past the end of the shard's data ({data_end} bytes)"
         raise DecodeError(msg)
     return table
 
