@@ -607,3 +607,16 @@ def tree_digest(root: str | os.PathLike[str]) -> dict[str, tuple[int, str]]:
         else:
             out[rel] = (st.st_mode, "")
     return out
+
+
+def cli_error(call) -> str:
+    """The message of the UserError that ``call()`` raises, as the command line
+    prints it (options spelled as flags)."""
+    import pytest
+
+    from ome2024_ngff_challenge.commands.options import SPELLING
+    from ome2024_ngff_challenge.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        call()
+    return caught.value.render(SPELLING)

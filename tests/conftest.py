@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import checks`
 
-from ome2024_ngff_challenge import samples  # noqa: E402
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
 
 SCRIPT = "ome2024-ngff-challenge"
 
@@ -46,7 +46,7 @@ def convert(capsys):
     """
 
     def _run(*argv: object) -> Run:
-        from ome2024_ngff_challenge.cli import main
+        from ome2024_ngff_challenge.commands.main import main
 
         args = [str(a) for a in argv]
         capsys.readouterr()

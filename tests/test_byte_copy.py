@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import checks  # noqa: E402
 from test_resave_images import CASES  # noqa: E402
 
-from ome2024_ngff_challenge import samples  # noqa: E402
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

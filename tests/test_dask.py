@@ -18,7 +18,7 @@ import checks  # noqa: E402
 from dask_cluster import Cluster  # noqa: E402
 from test_resume import comparable, files  # noqa: E402
 
-from ome2024_ngff_challenge import samples  # noqa: E402
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
 
 pytest.importorskip("distributed")
 

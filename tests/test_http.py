@@ -14,8 +14,8 @@ import pytest
 import checks
 import s3_server
 from conftest import build_bioformats2raw, build_image_2d, build_image_5d, build_image_with_labels, build_plate
-from ome2024_ngff_challenge.http_store import HTTPStore
-from ome2024_ngff_challenge.s3_store import RETRY_TIMEOUT_ENV
+from ome2024_ngff_challenge.stores.http import HTTPStore
+from ome2024_ngff_challenge.stores.s3 import RETRY_TIMEOUT_ENV
 
 CASES = {
     "image_5d": build_image_5d,

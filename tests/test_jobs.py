@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import checks  # noqa: E402
 from test_resume import comparable, files  # noqa: E402
 
-from ome2024_ngff_challenge import samples  # noqa: E402
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
 
 OPTIONS = ["--cc-by", "--rocrate-organism=NCBI:txid9606", "--output-chunks=1,32,32", "--output-shards=1,64,64"]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 
+import checks
 import pytest
 
 from ome2024_ngff_challenge.errors import UserError
-from ome2024_ngff_challenge.layout import (
+from ome2024_ngff_challenge.convert.layout import (
     SHARD_TARGET_BYTES,
     auto_layout,
     check_multiple,
     fit_to_level,
-    parse_shape_option,
+    parse_shape,
 )
 
 SHAPES = [
@@ -65,10 +66,9 @@ def test_fit_to_level_right_aligns_other_lengths():
 
 
 def test_options_parsed_and_checked():
-    assert parse_shape_option("1,1,256", "--output-chunks") == (1, 1, 256)
-    assert parse_shape_option("none", "--output-shards", allow_none=True) == "none"
+    assert parse_shape("1,1,256", "chunks") == (1, 1, 256)
+    assert parse_shape("none", "shards", allow_none=True) == "none"
     for bad in ("1,x", "0,5", "", "-1"):
-        with pytest.raises(UserError, match="--output-chunks"):
-            parse_shape_option(bad, "--output-chunks")
+        assert checks.cli_error(lambda: parse_shape(bad, "chunks")).startswith(f"--output-chunks={bad}: ")
     with pytest.raises(UserError, match="not a multiple"):
         check_multiple((1, 30), (1, 45), "--output-shards")

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ome2024_ngff_challenge.cli import main
-from ome2024_ngff_challenge.lookup import option_id, search_table
-from ome2024_ngff_challenge.ontology_terms import TERMS
-from ome2024_ngff_challenge.rocrate_meta import validate_modality, validate_organism
+from ome2024_ngff_challenge.commands.main import main
+from ome2024_ngff_challenge.ome.lookup import option_id, search_table
+from ome2024_ngff_challenge.ome.ontology_terms import TERMS
+from ome2024_ngff_challenge.ome.rocrate import validate_modality, validate_organism
 
 DEAD_URL = "http://127.0.0.1:9/ols4/api/search"  # nothing listens on port 9 (discard)
 

@@ -4,15 +4,15 @@ import json
 import pytest
 
 from ome2024_ngff_challenge.errors import InputError
-from ome2024_ngff_challenge.migrate import (
-    OME_KEYS,
+from ome2024_ngff_challenge.ome.migrate import migrate_attributes
+from ome2024_ngff_challenge.ome.spec import OME_KEYS
+from ome2024_ngff_challenge.ome.v04 import (
     bioformats2raw_series,
     check_multiscales,
     check_version,
     dimension_names,
     image_dataset_paths,
     labels_list,
-    migrate_attributes,
     plate_wells,
     well_images,
 )

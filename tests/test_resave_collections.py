@@ -6,7 +6,7 @@ import json
 
 import checks
 from conftest import PLATE_WELLS
-from ome2024_ngff_challenge import samples
+from ome2024_ngff_challenge.testing import samples
 
 
 def test_image_with_two_labels(image_with_labels, tmp_path, convert):

@@ -14,7 +14,7 @@ from numcodecs import Blosc, Zlib
 
 import checks
 from conftest import build_image_2d, build_image_with_labels, build_plate
-from ome2024_ngff_challenge import samples
+from ome2024_ngff_challenge.testing import samples
 
 SMOOTH = (np.add.outer(np.arange(64), np.arange(64)) // 3).astype("<u2")
 

@@ -12,7 +12,7 @@ from conftest import build_image_2d, build_image_5d
 from numcodecs import Blosc, Delta, GZip, Zlib, Zstd
 
 import checks
-from ome2024_ngff_challenge import samples
+from ome2024_ngff_challenge.testing import samples
 
 BLOSC_LZ4 = Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
 BLOSC_ZSTD_BIT = Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE)

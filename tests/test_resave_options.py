@@ -13,6 +13,7 @@ import pytest
 import checks
 from conftest import build_image_2d, build_image_5d
 from ome2024_ngff_challenge import __version__
+from ome2024_ngff_challenge.convert.output import INCOMPLETE_MARK
 
 CC_BY = "https://creativecommons.org/licenses/by/4.0/"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -186,10 +187,13 @@ def test_output_script(image_with_labels, tmp_path, convert):
     src, expected = image_with_labels
     out = tmp_path / "out.zarr"
     _ok(convert("resave", src, out, "--output-script"))
+    # no array is written yet: the output must not claim to be complete
+    assert not (out / "zarr.json").exists(), "root zarr.json written before any array exists"
+    assert (out / INCOMPLETE_MARK).is_file()
     for rel, kind in checks.iter_v2_nodes(src):
         if kind == "group":
-            meta = checks.v3_meta(out, rel)
-            assert meta["node_type"] == "group"
+            if rel:
+                assert checks.v3_meta(out, rel)["node_type"] == "group"
             continue
         folder = out / rel
         script = folder / "convert.sh"
@@ -201,16 +205,64 @@ def test_output_script(image_with_labels, tmp_path, convert):
         argv = shlex.split(lines[0])
         assert argv[0] == "zarrs_reencode", argv
         assert argv[1] == "--chunk-shape" and argv[3] == "--shard-shape", argv
-        assert argv[5] == "--dimension-names" and argv[7] == "--validate", argv
-        assert len(argv) == 10, argv
+        assert argv[5] == "--dimension-names" and argv[7] == "--bytes-to-bytes-codecs", argv
+        assert json.loads(argv[8]) == [{"name": "blosc", "configuration": {
+            "cname": "zstd", "clevel": 5, "shuffle": "shuffle", "typesize": expected[rel].dtype.itemsize,
+            "blocksize": 0}}], argv
+        assert argv[9] == "--validate" and len(argv) == 12, argv
         chunk = [int(v) for v in argv[2].split(",")]
         shard = [int(v) for v in argv[4].split(",")]
         ndim = expected[rel].ndim
         assert len(chunk) == len(shard) == ndim
         assert all(s % c == 0 for s, c in zip(shard, chunk, strict=True)), argv
         assert argv[6].split(",") == ["z", "y", "x"]
-        assert Path(argv[8]).resolve() == (src / rel).resolve(), argv
-        assert Path(argv[9]).resolve() == (out / rel).resolve(), argv
+        assert Path(argv[10]).resolve() == (src / rel).resolve(), argv
+        assert Path(argv[11]).resolve() == (out / rel).resolve(), argv
+
+
+def fake_zarrs_reencode(argv: list[str], data) -> None:
+    """What zarrs_reencode does with one convert.sh line, done with zarr-python:
+    write the array with the given chunks, shards, names and codecs."""
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    options = dict(zip(argv[1:-2:2], argv[2:-2:2]))
+    chunks = tuple(int(v) for v in options["--chunk-shape"].split(","))
+    shards = tuple(int(v) for v in options["--shard-shape"].split(","))
+    codec = json.loads(options["--bytes-to-bytes-codecs"])[0]["configuration"]
+    array = zarr.create_array(
+        argv[-1], shape=data.shape, dtype=data.dtype, chunks=chunks, shards=shards,
+        dimension_names=options["--dimension-names"].split(","), zarr_format=3,
+        compressors=[BloscCodec(cname=codec["cname"], clevel=codec["clevel"], shuffle=codec["shuffle"])],
+    )
+    array[...] = data
+
+
+def test_output_script_completes_when_run_again(image_with_labels, tmp_path, convert):
+    """The output of --output-script becomes complete only when every array has
+    been written by its convert.sh and the same command runs again."""
+    src, expected = image_with_labels
+    out = tmp_path / "out.zarr"
+    _ok(convert("resave", src, out, "--output-script", "--cc-by"))
+    refused = convert("update", out, "--cc0")
+    assert refused.rc != 0 and "did not finish" in refused.err, str(refused)
+    arrays = [rel for rel, kind in checks.iter_v2_nodes(src) if kind == "array"]
+    # run all but one script: the command says what is missing and stays incomplete
+    for rel in arrays[:-1]:
+        line = [ln for ln in (out / rel / "convert.sh").read_text().splitlines() if ln and ln[0] != "#"][0]
+        fake_zarrs_reencode(shlex.split(line), expected[rel])
+    again = convert("resave", src, out, "--output-script", "--cc-by")
+    _ok(again)
+    assert arrays[-1] in again.out and not (out / "zarr.json").exists()
+    rel = arrays[-1]
+    line = [ln for ln in (out / rel / "convert.sh").read_text().splitlines() if ln and ln[0] != "#"][0]
+    fake_zarrs_reencode(shlex.split(line), expected[rel])
+    _ok(convert("resave", src, out, "--output-script", "--cc-by"))
+    assert (out / "zarr.json").is_file() and not (out / INCOMPLETE_MARK).exists()
+    checks.check_conversion(src, out, expected=expected)
+    valid = convert("validate", out, "--against", src)
+    assert valid.rc == 0 and "0 errors" in valid.out, str(valid)
+    assert checks.v3_meta(out, "labels/cells")["attributes"]["ome"]["image-label"], "label metadata lost"
 
 
 def test_output_script_quotes_paths(tmp_path, convert):
@@ -222,9 +274,9 @@ def test_output_script_quotes_paths(tmp_path, convert):
     _ok(convert("resave", src, out, "--output-script"))
     line = [ln for ln in (out / "0" / "convert.sh").read_text().splitlines() if ln.strip() and ln[0] != "#"][0]
     argv = shlex.split(line)
-    assert len(argv) == 10, f"paths not quoted for the shell: {line}"
-    assert Path(argv[8]).resolve() == (src / "0").resolve(), line
-    assert Path(argv[9]).resolve() == (out / "0").resolve(), line
+    assert len(argv) == 12, f"paths not quoted for the shell: {line}"
+    assert Path(argv[10]).resolve() == (src / "0").resolve(), line
+    assert Path(argv[11]).resolve() == (out / "0").resolve(), line
 
 
 # ---------------------------------------------------------------------------

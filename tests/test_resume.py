@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import checks  # noqa: E402
 
-from ome2024_ngff_challenge import samples  # noqa: E402
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
 
 STATS = "_ome2024_ngff_challenge_stats"
 MARK = ".ome2024-ngff-challenge-incomplete.json"

@@ -1,10 +1,9 @@
 import json
 
-import pytest
+import checks
 from rocrate.rocrate import ROCrate
 
-from ome2024_ngff_challenge.errors import UserError
-from ome2024_ngff_challenge.rocrate_meta import (
+from ome2024_ngff_challenge.ome.rocrate import (
     LICENSES,
     CrateInfo,
     build_crate,
@@ -121,8 +120,7 @@ def test_validate_license():
     assert validate_license(" https://creativecommons.org/licenses/by/4.0/ ") == LICENSES["cc-by"]
     assert validate_license("CC0") == LICENSES["cc0"]
     for bad in ("", "CC-BY-4.0", "ftp://x/y", "https://"):
-        with pytest.raises(UserError, match="^--rocrate-license: "):
-            validate_license(bad)
+        assert checks.cli_error(lambda: validate_license(bad)).startswith("--rocrate-license: ")
 
 
 def test_validate_organism():
@@ -133,8 +131,7 @@ def test_validate_organism():
         "http://purl.obolibrary.org/obo/NCBITaxon_9606"
     )
     for bad in ("", "human", "NCBI:9606", "txid9606", "NCBI:txid96a"):
-        with pytest.raises(UserError, match="^--rocrate-organism: "):
-            validate_organism(bad)
+        assert checks.cli_error(lambda: validate_organism(bad)).startswith("--rocrate-organism: ")
 
 
 def test_validate_modality():
@@ -145,5 +142,4 @@ def test_validate_modality():
         "https://purl.obolibrary.org/obo/FBbi_00000369"
     )
     for bad in ("", "confocal", "obo:FBbi_369", "FBbi_00000369"):
-        with pytest.raises(UserError, match="^--rocrate-modality: "):
-            validate_modality(bad)
+        assert checks.cli_error(lambda: validate_modality(bad)).startswith("--rocrate-modality: ")

@@ -22,10 +22,10 @@ import pytest
 import checks
 import s3_server
 from conftest import build_bioformats2raw, build_image_2d, build_image_5d, build_image_with_labels, build_plate
-from ome2024_ngff_challenge import samples
+from ome2024_ngff_challenge.testing import samples
 from ome2024_ngff_challenge.errors import UserError
-from ome2024_ngff_challenge.locations import open_store, read_location
-from ome2024_ngff_challenge.s3_store import RETRY_TIMEOUT_ENV, S3Store, parse_s3_url
+from ome2024_ngff_challenge.stores.open import open_store, read_location
+from ome2024_ngff_challenge.stores.s3 import RETRY_TIMEOUT_ENV, S3Store, parse_s3_url
 
 CASES = {
     "image_5d": build_image_5d,
@@ -212,7 +212,7 @@ def test_byte_copy_s3_to_s3(signed, tmp_path, convert):
 def test_large_shard_is_uploaded_in_parts(signed, tmp_path, convert, monkeypatch):
     """A shard larger than the part size goes up as a multipart upload (here
     with 5 MiB parts, the S3 minimum) and reads back exactly."""
-    from ome2024_ngff_challenge import s3_store
+    from ome2024_ngff_challenge.stores import s3 as s3_store
 
     monkeypatch.setattr(s3_store, "PART_SIZE", 5 * 2**20)
     monkeypatch.setattr(s3_store, "SPOOL_IN_MEMORY", 2**20)

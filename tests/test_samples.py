@@ -19,7 +19,7 @@ import zarr
 from numcodecs import Blosc, Zstd
 
 import checks
-from ome2024_ngff_challenge import samples
+from ome2024_ngff_challenge.testing import samples
 
 
 def read_tensorstore_v2(path: Path) -> np.ndarray:

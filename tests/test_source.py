@@ -16,7 +16,7 @@ import pytest
 from numcodecs import BZ2, LZ4, Blosc, Delta, GZip, Zlib, Zstd
 
 from ome2024_ngff_challenge.errors import CorruptChunkError, InputError
-from ome2024_ngff_challenge.source import (
+from ome2024_ngff_challenge.zarr.v2 import (
     SourceArray,
     V2ArrayMeta,
     is_v2_array,

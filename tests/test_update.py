@@ -14,8 +14,8 @@ import pytest
 from rocrate.rocrate import ROCrate
 
 from conftest import build_image_with_labels
-from ome2024_ngff_challenge.cli import main
-from ome2024_ngff_challenge.rocrate_meta import LICENSES, read_crate_info
+from ome2024_ngff_challenge.commands.main import main
+from ome2024_ngff_challenge.ome.rocrate import LICENSES, read_crate_info
 
 CRATE = "ro-crate-metadata.json"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import build_bioformats2raw, build_image_2d, build_image_with_labels, build_plate
-from ome2024_ngff_challenge.cli import main
+from ome2024_ngff_challenge.commands.main import main
 
 CRATE = ["--cc-by", "--rocrate-organism=NCBI:txid9606", "--rocrate-modality=obo:FBbi_00000369"]
 BUILDERS = {"image": build_image_with_labels, "plate": build_plate, "bf2raw": build_bioformats2raw}
@@ -123,7 +123,7 @@ def test_against_passes_for_other_layouts(tmp_path, options):
 def test_against_compares_bit_patterns(tmp_path):
     """NaN payloads, -0.0, big-endian data and a NaN fill value survive, and the
     comparison sees the difference between them."""
-    from ome2024_ngff_challenge import samples
+    from ome2024_ngff_challenge.testing import samples
 
     data = samples.pattern((20, 30), ">f4", 5)
     data[0, 0] = np.array([0x7FC00001], dtype="<u4").view("<f4")[0]
@@ -449,7 +449,7 @@ def test_validate_over_http(outputs, http_root):
 
 
 def test_without_jsonschema_the_code_rules_still_apply(copy_of, monkeypatch):
-    from ome2024_ngff_challenge import v05_rules
+    from ome2024_ngff_challenge.ome import v05_rules
 
     monkeypatch.setattr(v05_rules, "_load_schemas", lambda: (None, "the jsonschema package is not installed"))
     out = copy_of("plate")

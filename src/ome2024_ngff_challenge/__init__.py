@@ -1,4 +1,8 @@
-"""Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3)."""
+"""Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3).
+
+The Python API (see ``api``): ``resave``, ``write_details``, ``validate``,
+``update`` and ``lookup``, with ``S3Options`` and the errors of ``errors``.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -8,6 +12,17 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 TOOL_NAME = "ome2024-ngff-challenge"
-# Present in an output while its conversion is unfinished (written first, removed
-# last): resave resumes from it, validate and update refuse such an output.
-INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+
+_API = ("resave", "write_details", "validate", "update", "lookup", "S3Options")
+__all__ = [*_API, "TOOL_NAME", "__version__"]
+
+
+def __getattr__(name: str):
+    # The API is loaded on first use: the command line and every submodule
+    # import this package, and should not pay for all of it.
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

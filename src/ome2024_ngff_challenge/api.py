@@ -1,0 +1,225 @@
+"""The Python API: everything the command line does, for pipelines and notebooks.
+
+    import ome2024_ngff_challenge as ngff
+
+    plan = ngff.resave("in.zarr", "out.zarr", license="cc-by", organism="NCBI:txid9606",
+                       modality="obo:FBbi_00000369")
+    report = ngff.validate("out.zarr", against="in.zarr")
+    assert report.valid, report.errors
+
+Locations are local paths, ``s3://bucket/prefix`` or ``https://`` URLs (input
+only), or ``Store`` objects; ``S3Options`` give the endpoint, region and
+anonymous access of a bucket. Every problem is raised as a ``UserError``
+(``InputError``, ``OutputError``) whose message names the path and what is
+wrong; the command line is a thin layer that turns them into one line and an
+exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .convert import resave as _resave
+from .convert.layout import parse_shape
+from .convert.output import OutputSettings, check_finished
+from .convert.plan import LayoutRequest, Plan
+from .errors import UserError, option
+from .executors.base import Executor
+from .executors.threads import ThreadExecutor
+from .ome import lookup as _lookup
+from .ome.crate_file import update as _update_crate
+from .ome.rocrate import CrateInfo, crate_fields
+from .stores.base import Store
+from .stores.open import S3Options, open_store, read_location
+from .validation import Report
+from .validation import validate as _validate
+from .zarr.codecs import DEFAULT_COMPRESSION, Compression, parse_compression
+
+Location = str | os.PathLike | Store
+Shape = tuple[int, ...] | list[int] | str
+
+
+def open_location(location: Location, *, role: str = "input", s3: S3Options | None = None) -> Store:
+    """The store for a path, URL or Store (``role``: "input" or "output")."""
+    if isinstance(location, Store):
+        return location
+    return open_store(os.fspath(location), role=role, **(s3 or S3Options()).as_kwargs())
+
+
+def _shape(value: Shape | None, name: str, *, allow_none: bool = False):
+    if value is None or isinstance(value, str):
+        return parse_shape(value, name, allow_none=allow_none)
+    return parse_shape(",".join(str(v) for v in value), name)
+
+
+def _compression(codec: str | Compression | None) -> Compression:
+    if codec is None:
+        return DEFAULT_COMPRESSION
+    return codec if isinstance(codec, Compression) else parse_compression(codec)
+
+
+def read_details(details, *, s3: S3Options | None = None) -> list | dict | None:
+    """A details file's content: given as parsed JSON, or as a path or URL."""
+    if details is None or isinstance(details, (list, dict)):
+        return details
+    where = os.fspath(details)
+    try:
+        raw = read_location(where, role="output", **{**(s3 or S3Options()).as_kwargs(), "bucket": None})
+        return json.loads(raw.decode("utf-8"))
+    except UserError as e:
+        msg = f"{option('details')}: {e}"
+        raise UserError(msg) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        msg = f"{option('details')}: {where}: not valid JSON ({e})"
+        raise UserError(msg) from None
+
+
+def layout_request(*, chunks: Shape | None = None, shards: Shape | None = None, details=None,
+                   s3: S3Options | None = None) -> LayoutRequest:
+    """What was asked of the output layout (each part optional); ``shards``
+    may be "none" for unsharded arrays."""
+    return LayoutRequest(
+        chunks=_shape(chunks, "chunks"),
+        shards=_shape(shards, "shards", allow_none=True),
+        details=read_details(details, s3=s3),
+    )
+
+
+def crate_info(output: Store | str, *, license: str | None = None, organism: str | None = None,
+               modality: str | None = None, name: str | None = None, description: str | None = None) -> CrateInfo:
+    """The RO-Crate of a new output; its name defaults to the output folder's name."""
+    fields = crate_fields(license=license, organism=organism, modality=modality,
+                          name=name, description=description)
+    if "name" not in fields:
+        where = output.describe() if isinstance(output, Store) else str(output)
+        fields["name"] = os.path.basename(os.path.normpath(where.rstrip("/")))
+    return CrateInfo(**fields)
+
+
+def resave(
+    input: Location,
+    output: Location,
+    *,
+    chunks: Shape | None = None,
+    shards: Shape | None = None,
+    codec: str | Compression | None = None,
+    details=None,
+    overwrite: bool = False,
+    threads: int | None = None,
+    executor: Executor | None = None,
+    license: str | None = None,
+    organism: str | None = None,
+    modality: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    crate: bool = True,
+    notes: str | None = None,
+    progress: bool = False,
+    input_s3: S3Options | None = None,
+    output_s3: S3Options | None = None,
+) -> Plan:
+    """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5; returns the plan it ran.
+
+    ``chunks``/``shards``: shapes (or "1,1,256,256"; shards "none": unsharded),
+    default automatic; ``codec``: "blosc-zstd-5" (default), "zstd-3", "gzip",
+    "none" or "keep" (byte copy); ``details``: a details file's content or path;
+    ``executor``: how to run it (default: ``ThreadExecutor(threads)``; also
+    ``DaskExecutor(address)``, ``JobScriptExecutor``, ``ZarrsScriptExecutor``);
+    ``license`` ("cc-by", "cc0" or a URL), ``organism``, ``modality``, ``name``,
+    ``description``: the RO-Crate (``crate=False`` writes none).
+    An unfinished output of the same plan is resumed.
+    """
+    src = open_location(input, role="input", s3=input_s3)
+    out = open_location(output, role="output", s3=output_s3)
+    layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
+    settings = OutputSettings(
+        overwrite=overwrite,
+        notes=notes,
+        crate=crate_info(out if isinstance(output, Store) else os.fspath(output), license=license,
+                         organism=organism, modality=modality, name=name, description=description)
+        if crate else None,
+        progress=progress,
+    )
+    if executor is None:
+        executor = ThreadExecutor(threads)
+    return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings)
+
+
+def write_details(
+    input: Location,
+    output: Location,
+    *,
+    chunks: Shape | None = None,
+    shards: Shape | None = None,
+    codec: str | Compression | None = None,
+    details=None,
+    overwrite: bool = False,
+    input_s3: S3Options | None = None,
+    output_s3: S3Options | None = None,
+) -> Plan:
+    """Write the planned shape, chunks and shards of every array to ``output``
+    (a JSON file) instead of converting; edit it and give it back as ``details``."""
+    src = open_location(input, role="input", s3=input_s3)
+    out = open_location(output, role="output", s3=output_s3)
+    layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
+    return _resave.resave_details(src, out, layout=layout, compression=_compression(codec), overwrite=overwrite)
+
+
+def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None) -> Report:
+    """Check a dataset against the OME-Zarr 0.5 rules and the challenge's
+    RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
+    ``report.valid``, ``report.errors`` and ``report.warnings`` say the result."""
+    store = open_location(target, role="input", s3=s3)
+    source = None
+    if against is not None:
+        where = against if isinstance(against, Store) else os.fspath(against)
+        remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
+        source = where if isinstance(where, Store) else open_store(where, role="input", **remote)
+    return _validate(store, source)
+
+
+@dataclass
+class CrateUpdate:
+    info: CrateInfo  # the crate's fields after the update
+    written: bool  # whether ro-crate-metadata.json was written
+    location: str  # where it is
+
+
+def update(target: Location, *, license: str | None = None, organism: str | None = None,
+           modality: str | None = None, name: str | None = None, description: str | None = None,
+           s3: S3Options | None = None) -> CrateUpdate:
+    """Add or change the RO-Crate of a converted dataset (only
+    ro-crate-metadata.json is written); with no field given, just read it."""
+    store = open_location(target, role="output", s3=s3)
+    changes = crate_fields(license=license, organism=organism, modality=modality,
+                           name=name, description=description)
+    check_finished(store)
+    text = target.describe() if isinstance(target, Store) else os.fspath(target)
+    info, written = _update_crate(store, text, changes)
+    return CrateUpdate(info, written, store.describe("ro-crate-metadata.json"))
+
+
+@dataclass
+class LookupResult:
+    hits: list[_lookup.Hit]  # best first: the online service's, then the shipped table's
+    online_error: str | None  # why the online search failed (None: it answered, or was not asked)
+    url: str  # the search service asked ("" offline)
+
+
+def lookup(text: str, *, ontology: str = "all", online: bool = True, ols_url: str | None = None,
+           timeout: float = 3.0) -> LookupResult:
+    """Ontology terms for the RO-Crate's organism (``ontology="ncbitaxon"``)
+    and modality (``"fbbi"``) by name, synonym or id."""
+    ontologies = (_lookup.NCBITAXON, _lookup.FBBI) if ontology == "all" else (ontology,)
+    if any(o not in (_lookup.NCBITAXON, _lookup.FBBI) for o in ontologies):
+        msg = f"{option('ontology', ontology)}: expected all, ncbitaxon or fbbi"
+        raise UserError(msg)
+    text = text.strip()
+    if not text:
+        msg = "lookup: give some text to search for, e.g. 'mouse' or 'light sheet'"
+        raise UserError(msg)
+    url = _lookup.ols_url(ols_url) if online else ""
+    hits, failure = _lookup.lookup(text, ontologies, online=online, url=url, timeout=timeout)
+    return LookupResult(hits, failure, url)

@@ -1,0 +1,100 @@
+"""The `ome2024-ngff-challenge` command line: a thin layer over the Python API.
+
+Each sub-command is a module here with ``add_parser`` and ``run``; this one
+builds the parser, sets up logging and turns every user error into one line on
+stderr and a non-zero exit (a traceback only with `--log debug` or trace).
+`resave` is also the default: `ome2024-ngff-challenge IN OUT` works without the
+word, as older instructions write it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import textwrap
+
+from .. import TOOL_NAME, __version__
+from ..errors import UserError
+from . import example, lookup, resave, update, validate
+from .options import SPELLING, OneLineParser
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+TRACE = 5
+LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
+              "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
+COMMANDS = {"resave": resave, "validate": validate, "update": update, "lookup": lookup, "example": example}
+
+
+def build_parser() -> tuple[OneLineParser, dict]:
+    parser = OneLineParser(
+        prog=TOOL_NAME,
+        description="Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3) with an RO-Crate.",
+        epilog="Run 'ome2024-ngff-challenge COMMAND --help' for a command's options. "
+        "Without a command, 'resave' is assumed.",
+    )
+    parser.add_argument("--version", action="version", version=f"{TOOL_NAME} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    parsers = {name: module.add_parser(sub) for name, module in COMMANDS.items()}
+    return parser, parsers
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    if argv and argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        return ["resave", *argv]
+    return argv
+
+
+class LowerLevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+def setup_logging(level_name: str) -> None:
+    logging.addLevelName(TRACE, "TRACE")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LowerLevelFormatter("%(levelname)s: %(message)s"))
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(LOG_LEVELS[level_name])
+    LOG.propagate = False
+    if level_name == "trace":
+        # every request the remote stores make: obstore logs them through the
+        # Rust 'log' bridge into Python's logging as DEBUG records
+        for name in ("obstore", "object_store"):
+            other = logging.getLogger(name)
+            other.handlers[:] = [handler]
+            other.setLevel(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
+    parser, parsers = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return int(e.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    setup_logging(args.log)
+    debug = LOG.isEnabledFor(logging.DEBUG)
+    try:
+        return COMMANDS[args.command].run(args, parsers[args.command])
+    except UserError as e:
+        if debug:
+            LOG.exception("traceback")
+        print(f"error: {one_line(e.render(SPELLING))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the output is incomplete", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an unexpected environment: still one line
+        if debug:
+            LOG.exception("traceback")
+        print(f"error: unexpected {type(e).__name__}: {one_line(str(e))} (run with --log debug for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def one_line(text: str) -> str:
+    return " ".join(textwrap.dedent(text).split())

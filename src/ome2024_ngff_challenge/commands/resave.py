@@ -1,0 +1,208 @@
+"""`ome2024-ngff-challenge resave`: the options, turned into an API call.
+
+The executor is chosen here from the options (threads, --dask-scheduler,
+--output-job-script, --job, --output-script) and handed to ``api.resave``; the
+plan and the conversion know nothing of these flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from .. import TOOL_NAME, api
+from ..executors import (
+    DaskExecutor,
+    Executor,
+    JobLineExecutor,
+    JobScriptExecutor,
+    ThreadExecutor,
+    ZarrsScriptExecutor,
+)
+from .options import (
+    CRATE_HINTS,
+    add_common,
+    add_crate_options,
+    add_location_options,
+    crate_options,
+    positive_int,
+    s3_options,
+)
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+
+EXAMPLES = """\
+examples:
+  convert with the automatic layout (source chunks, shards up to ~256 MiB):
+    ome2024-ngff-challenge resave --cc-by in.zarr out.zarr
+  the same, older spelling without the word 'resave':
+    ome2024-ngff-challenge in.zarr out.zarr --cc-by
+
+  chunks and shards (clipped to each resolution level; shards are multiples of chunks):
+    ome2024-ngff-challenge resave --cc0 --output-chunks=1,1,1,256,256 \\
+        --output-shards=1,1,1,2048,2048 in.zarr out.zarr
+  copy the compressed source chunks into shards as they are (fastest; Blosc/zstd/gzip sources):
+    ome2024-ngff-challenge resave --cc-by --output-codec=keep in.zarr out.zarr
+  unsharded Zarr v3 (chunks are the stored objects):
+    ome2024-ngff-challenge resave --cc0 --output-shards=none in.zarr out.zarr
+
+  review and edit the layout before converting:
+    ome2024-ngff-challenge resave in.zarr details.json --output-write-details
+    ome2024-ngff-challenge resave --cc-by --output-read-details=details.json in.zarr out.zarr
+  (a single image gives a list [{"shape", "chunks", "shards"}, ...] in the order of its
+  multiscales datasets; plates, labels and bioformats2raw give an object keyed by array
+  path, e.g. {"0": {...}, "labels/cells/0": {...}, "A/1/0/0": {...}}; both forms are read back,
+  and changes to "shape" are ignored)
+
+  write the metadata now and one zarrs_reencode command per array to run elsewhere:
+    ome2024-ngff-challenge resave --output-script in.zarr out.zarr
+
+  metadata for the challenge's RO-Crate (ro-crate-metadata.json):
+    ome2024-ngff-challenge resave in.zarr out.zarr --cc-by \\
+        --rocrate-organism=NCBI:txid9606 --rocrate-modality=obo:FBbi_00000369 \\
+        --rocrate-name="HeLa time-lapse" --rocrate-description="..."
+  organisms are NCBI taxonomy ids: NCBI:txid9606 (Homo sapiens), NCBI:txid10090 (Mus musculus),
+  NCBI:txid7955 (Danio rerio), NCBI:txid7227 (Drosophila melanogaster),
+  NCBI:txid6239 (Caenorhabditis elegans), NCBI:txid3702 (Arabidopsis thaliana),
+  NCBI:txid4932 (Saccharomyces cerevisiae);
+  modalities are terms of the Biological Imaging Methods Ontology (FBbi), e.g. obo:FBbi_00000369.
+"""
+
+
+
+# options a job line must not repeat: they belong to the preparing command only
+NOT_IN_JOBS = {"output_job_script", "job_shards", "job", "output_overwrite", "input", "output", "help", "command"}
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "resave",
+        help="convert an OME-Zarr 0.4 dataset (image, labels, plate, bioformats2raw) to 0.5",
+        description="Convert an OME-Zarr 0.4 dataset (Zarr v2) to OME-Zarr 0.5 (Zarr v3): images with "
+        "their labels, HCS plates and bioformats2raw layouts. Every voxel and all metadata are kept.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
+    parser.add_argument("output", metavar="OUTPUT",
+                        help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
+    add_common(parser)
+    add_location_options(parser, "input", "read INPUT from")
+    add_location_options(parser, "output", "write OUTPUT to")
+
+    out = parser.add_argument_group("output layout")
+    out.add_argument("--output-chunks", metavar="C,C,...",
+                     help="inner chunk shape for every level, e.g. 1,1,1,256,256 (clipped to small levels); "
+                     "default: the source's chunks")
+    out.add_argument("--output-shards", metavar="S,S,...|none",
+                     help="shard shape for every level, a multiple of the chunks, e.g. 1,1,1,2048,2048; "
+                     "'none' writes unsharded arrays; default: chosen per level, up to ~256 MiB uncompressed")
+    out.add_argument("--output-codec", metavar="CODEC", default="blosc-zstd-5",
+                     help="compression of the output chunks: blosc[-CNAME[-LEVEL[-SHUFFLE]]], zstd[-LEVEL], "
+                     "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data); "
+                     "'keep' copies the compressed source chunks unchanged (no re-encoding, as fast as a copy; each "
+                     "chunk is still decoded once to check that it is whole) "
+                     "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
+                     "source chunks; other arrays are re-encoded with the default")
+    out.add_argument("--output-write-details", action="store_true",
+                     help="write the planned shape/chunks/shards of every array to OUTPUT (a JSON file) "
+                     "instead of converting")
+    out.add_argument("--output-read-details", metavar="FILE",
+                     help="take chunks and shards from FILE (as written by --output-write-details)")
+    out.add_argument("--output-script", action="store_true",
+                     help="write the metadata and, in each array folder, a convert.sh with the "
+                     "zarrs_reencode command that writes its data")
+    out.add_argument("--output-overwrite", action="store_true",
+                     help="replace an existing output (only ever an earlier Zarr output)")
+    out.add_argument("--output-threads", type=positive_int, metavar="N", default=None,
+                     help="threads that convert shards in parallel (default: the number of CPUs)")
+    out.add_argument("--output-job-script", action="store_true",
+                     help="prepare OUTPUT and write OUTPUT/.jobs/jobs.sh: one command per line, each converting "
+                     "a range of one array's shards (--job=ARRAY:START:STOP), to run in any order on any "
+                     "machines, e.g. as a job array; the last line to finish writes the metadata")
+    out.add_argument("--job-shards", type=positive_int, metavar="N",
+                     help="shards per line of --output-job-script (default: ~1 GiB of data per line, at most 64)")
+    out.add_argument("--job", metavar="ARRAY:START:STOP", help=argparse.SUPPRESS)
+    out.add_argument("--dask-scheduler", metavar="ADDRESS",
+                     help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
+                     "read INPUT and write OUTPUT themselves, so both must be reachable from them")
+    out.add_argument("--conversion-notes", metavar="TEXT",
+                     help="free text recorded with the conversion statistics of every array")
+
+    add_crate_options(parser, skip=True)
+    return parser
+
+
+def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
+    """The one place where the options decide how the plan is run."""
+    if args.output_script:
+        return ZarrsScriptExecutor()
+    if args.output_job_script:
+        return JobScriptExecutor(job_command(args, parser), args.job_shards)
+    runner = DaskExecutor(args.dask_scheduler) if args.dask_scheduler else ThreadExecutor(args.output_threads)
+    if args.job is not None:
+        return JobLineExecutor(args.job, runner)
+    return runner
+
+
+def run(args, parser: argparse.ArgumentParser) -> int:
+    src_s3, out_s3 = s3_options(args, "input"), s3_options(args, "output")
+    # a details file given as s3:// is reached with the output's S3 options
+    # (or, for a local output, the input's)
+    details_s3 = out_s3 if (args.output_bucket or "://" in args.output) else src_s3
+    if args.output_write_details:
+        api.write_details(args.input, args.output, chunks=args.output_chunks, shards=args.output_shards,
+                          codec=args.output_codec, details=args.output_read_details,
+                          overwrite=args.output_overwrite, input_s3=src_s3, output_s3=details_s3)
+        return 0
+    crate = {} if args.rocrate_skip else crate_options(args)
+    api.resave(
+        args.input, args.output,
+        chunks=args.output_chunks, shards=args.output_shards, codec=args.output_codec,
+        details=api.read_details(args.output_read_details, s3=details_s3),
+        overwrite=args.output_overwrite,
+        executor=choose_executor(args, parser),
+        crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True,
+        input_s3=src_s3, output_s3=out_s3,
+        **crate,
+    )
+    warn_incomplete_crate(args, crate)
+    return 0
+
+
+def warn_incomplete_crate(args, crate: dict) -> None:
+    if args.rocrate_skip:
+        LOG.warning("no RO-Crate written (--rocrate-skip): the dataset is not complete for the challenge")
+        return
+    missing = [m for m in ("license", "organism", "modality") if not crate.get(m)]
+    if missing:
+        LOG.warning(
+            "RO-Crate without %s: the dataset is not complete for the challenge (add %s)",
+            ", ".join(missing), ", ".join(CRATE_HINTS[m] for m in missing),
+        )
+
+
+def job_command(args, parser: argparse.ArgumentParser) -> list[str]:
+    """The resave command the lines of a job script repeat: every option the user
+    gave (paths made absolute, so a line runs from any folder), INPUT and OUTPUT last."""
+    argv = [TOOL_NAME, "resave"]
+    for action in parser._actions:  # argparse offers no public iteration of options
+        dest = action.dest
+        if dest in NOT_IN_JOBS or not action.option_strings:
+            continue
+        value = getattr(args, dest, None)
+        if value is None or value is False or value == action.default:
+            continue
+        flag = action.option_strings[-1]
+        if value is True:
+            argv.append(flag)
+        else:
+            if dest == "output_read_details" and "://" not in value:
+                value = os.path.abspath(value)
+            argv.append(f"{flag}={value}")
+    for role in ("input", "output"):
+        path = getattr(args, role)
+        local = not getattr(args, f"{role}_bucket") and "://" not in path
+        argv.append(os.path.abspath(path) if local else path)
+    return argv

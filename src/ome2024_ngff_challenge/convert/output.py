@@ -1,0 +1,260 @@
+"""The life cycle of an output: prepared, written, finished.
+
+Order of writes, so that a run that dies leaves nothing that looks complete:
+a marker naming the run as incomplete (with a fingerprint of its plan), then the
+array data (by an executor), then every array's zarr.json, the copied files and
+the RO-Crate, then the group zarr.json files from the deepest up, the root's
+last, and finally the marker is removed. A run of the same plan that finds the
+marker resumes; another plan is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import TOOL_NAME, __version__
+from ..errors import OutputError, UserError, option
+from ..json_values import json_bytes
+from ..ome.rocrate import METADATA_ID as CRATE
+from ..ome.rocrate import CrateInfo, build_crate
+from ..stores.base import PARTIAL_MARK, Store
+from .plan import ArrayJob, Plan
+from .stats import ArrayStats
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+
+# Present in an output while its conversion is unfinished (written first, removed
+# last): resave resumes from it, validate and update refuse such an output.
+INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+STATS_KEY = "_ome2024_ngff_challenge_stats"
+# Top-level names a converted (or half-converted) output may hold; a folder
+# with anything else is not ours to delete.
+OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}  # and the folder .jobs
+
+
+@dataclass
+class OutputSettings:
+    """What the user asked of the output apart from its layout."""
+
+    overwrite: bool = False  # replace an earlier output
+    notes: str | None = None  # recorded with the statistics of every array
+    crate: CrateInfo | None = None  # None: write no RO-Crate
+    progress: bool = True  # a progress bar (on a terminal only)
+
+
+def creator() -> dict:
+    return {"name": TOOL_NAME, "version": __version__}
+
+
+def now_iso(t: float | None = None) -> str:
+    return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).isoformat()
+
+
+class Conversion:
+    """One plan being written from one input to one output.
+
+    Executors call ``begin`` before their first write and ``finish`` once every
+    array's data is there; nothing else in the package decides when an output
+    is complete.
+    """
+
+    def __init__(self, plan: Plan, src: Store, out: Store, settings: OutputSettings):
+        self.plan = plan
+        self.src = src
+        self.out = out
+        self.settings = settings
+
+    def fingerprint(self, mode: str) -> str:
+        """A digest of everything that decides the output's bytes: the input,
+        every array's metadata (layout, codecs), every group's metadata and what
+        the executor writes (``mode``). A resumed run must have the same, or its
+        shards would not fit the rest."""
+        arrays = [[job.path, job.zarr_json(), job.byte_copy] for job in self.plan.arrays]
+        groups = []
+        for group in self.plan.groups:
+            attrs = copy.deepcopy(group.attributes)
+            attrs.get("ome", {}).pop("_creator", None)
+            groups.append([group.path, attrs])
+        doc = {"input": self.src.describe(), "arrays": arrays, "groups": groups, "copies": self.plan.copies,
+               "mode": mode}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+    # -- before the first write ---------------------------------------------
+
+    def begin(self, mode: str) -> bool:
+        """Make the output ready for this plan; True when an unfinished run of
+        the same plan is there and is resumed (its complete shards are kept)."""
+        check_distinct(self.src, self.out)
+        fingerprint = self.fingerprint(mode)
+        resume = prepare_output(self.out, self.settings.overwrite, fingerprint)
+        if resume:
+            LOG.warning("%s: resuming an unfinished conversion (complete shards are kept)", self.out.describe())
+            self.out.remove_partials()
+        else:
+            self.out.put_json(
+                INCOMPLETE_MARK,
+                {"tool": TOOL_NAME, "version": __version__, "input": self.src.describe(), "started": now_iso(),
+                 "plan": fingerprint},
+            )
+        return resume
+
+    def is_prepared(self, mode: str) -> bool:
+        """For one part of a run prepared earlier (a job line): True when the
+        output is prepared for this plan, False when it is complete already.
+        Refuses an output prepared for something else."""
+        check_distinct(self.src, self.out)
+        marker = self.out.get_json(INCOMPLETE_MARK)
+        if marker is None and self.out.exists("zarr.json"):
+            return False
+        if not isinstance(marker, dict) or marker.get("plan") != self.fingerprint(mode):
+            msg = (
+                f"{self.out.describe()}: not prepared for these jobs (run the {option('job_script')} command first, "
+                "with the same input and options)"
+            )
+            raise OutputError(msg)
+        return True
+
+    def log_resumed(self, kept: int) -> None:
+        LOG.info("resumed: %d of %d shards were complete and kept", kept, self.plan.n_tasks)
+
+    # -- after the last write -------------------------------------------------
+
+    def array_stats(self, job: ArrayJob, s: ArrayStats, started: float, threads: int) -> dict:
+        start = s.start if s.start is not None else started
+        stop = s.stop if s.stop is not None else start
+        return {
+            "tool": TOOL_NAME,
+            "version": __version__,
+            "input": self.src.describe(job.path),
+            "output": self.out.describe(job.path),
+            "start": now_iso(start),
+            "stop": now_iso(stop),
+            "elapsed": round(stop - start, 6),
+            "read": s.bytes_read,
+            "written": s.bytes_written,
+            "shards_or_chunks": s.tasks,
+            "threads": threads,
+            "cpu_count": os.cpu_count(),
+            "chunks": list(job.layout.chunks),
+            "shards": list(job.layout.shards) if job.layout.shards is not None else None,
+            "notes": self.settings.notes,
+        }
+
+    def write_array_metadata(self, stats: list[ArrayStats], started: float, threads: int) -> None:
+        """Every array's zarr.json, with its statistics."""
+        for job, s in zip(self.plan.arrays, stats):
+            extra = {STATS_KEY: self.array_stats(job, s, started, threads)}
+            self.out.put_json(f"{job.path}/zarr.json", job.zarr_json(extra))
+
+    def write_group_metadata(self, *, root: bool) -> None:
+        """The groups' zarr.json, deepest first; the root's only with ``root``
+        (its zarr.json means "complete")."""
+        for group in sorted(self.plan.groups, key=lambda g: -len([p for p in g.path.split("/") if p])):
+            if group.path or root:
+                self.out.put_json(f"{group.path}/zarr.json" if group.path else "zarr.json", group.zarr_json())
+
+    def finish(self, stats: list[ArrayStats] | None, started: float, threads: int) -> None:
+        """Every array's data is written: write the metadata, the root last.
+        Without ``stats``, the arrays' zarr.json are in place already (written
+        by another program)."""
+        out = self.out
+        if stats is not None:
+            self.write_array_metadata(stats, started, threads)
+        for key in self.plan.copies:
+            data = self.src.get(key)
+            if data is not None:
+                out.put(key, data)
+        if self.settings.crate is not None:
+            out.put(CRATE, json_bytes(build_crate(self.settings.crate)))
+        self.write_group_metadata(root=True)
+        out.delete(INCOMPLETE_MARK)
+
+
+def check_finished(store: Store) -> None:
+    """Refuse anything but a finished Zarr v3 OME-Zarr dataset, in one line."""
+    where = store.describe()
+    if store.exists(INCOMPLETE_MARK):
+        msg = f"{where}: the conversion did not finish ({INCOMPLETE_MARK} is present); run 'resave' again first"
+        raise UserError(msg)
+    meta = store.get_json("zarr.json")
+    if meta is None:
+        if store.exists(".zgroup"):
+            msg = f"{where}: a Zarr v2 dataset (OME-Zarr 0.4 or older): convert it with 'resave' first"
+        else:
+            msg = f"{where}: not a Zarr v3 OME-Zarr dataset (no zarr.json at the top)"
+        raise UserError(msg)
+    attributes = meta.get("attributes") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or meta.get("zarr_format") != 3 or meta.get("node_type") != "group" \
+            or not isinstance(attributes, dict) or not isinstance(attributes.get("ome"), dict):
+        msg = f"{where}: not an OME-Zarr 0.5 dataset (zarr.json is not a Zarr v3 group with attributes.ome)"
+        raise UserError(msg)
+
+
+def check_distinct(src: Store, out: Store) -> None:
+    """The output must not be, contain, or lie inside the input."""
+    if out.overlaps(src):
+        msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
+        raise UserError(msg)
+
+
+def is_conversion_output(out: Store) -> bool:
+    """Whether the folder looks like a Zarr v3 output (ours, finished or not, or
+    another converter's). A Zarr v2 dataset never is: it may be someone's only
+    copy of the data this tool converts."""
+    dirs, files = out.list_dir("")
+    if not set(files) & {"zarr.json", INCOMPLETE_MARK} or set(files) & {".zgroup", ".zarray"}:
+        return False
+    return all(name in OUTPUT_NAMES or name.startswith(".") and PARTIAL_MARK in name for name in files)
+
+
+def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) -> bool:
+    """Make the output ready; True when an unfinished run of the same plan is
+    there to be resumed. Refuses an existing output unless asked, and never
+    deletes anything that is not a Zarr v3 output."""
+    path = out.local_path()
+    if path is not None:
+        if path.exists() and not path.is_dir():
+            msg = f"{path}: exists and is not a folder"
+            raise OutputError(msg)
+        refuse_dangerous(path)
+    dirs, files = out.list_dir("")
+    if not dirs and not files:
+        return False
+    if not is_conversion_output(out):
+        msg = (
+            f"{out.describe()}: exists and is not a Zarr output (it holds other files); "
+            f"refusing to write into it or delete it, even with {option('overwrite')}"
+        )
+        raise OutputError(msg)
+    marker = out.get_json(INCOMPLETE_MARK) if INCOMPLETE_MARK in files else None
+    if not overwrite:
+        if marker is None:
+            msg = f"{out.describe()}: already exists (use {option('overwrite')} to replace it)"
+            raise OutputError(msg)
+        if fingerprint is not None and isinstance(marker, dict) and marker.get("plan") == fingerprint:
+            return True
+        msg = (
+            f"{out.describe()}: holds an unfinished conversion made with other parameters "
+            f"(input {marker.get('input') if isinstance(marker, dict) else '?'}); run it with the same "
+            f"options to finish it, or use {option('overwrite')} to start over"
+        )
+        raise OutputError(msg)
+    LOG.warning("%s: deleting the earlier output, as asked (overwrite)", out.describe())
+    out.delete_tree()
+    return False
+
+
+def refuse_dangerous(path: Path) -> None:
+    resolved = path.resolve()
+    protected = {Path("/").resolve(), Path.home().resolve(), Path.cwd().resolve()}
+    if resolved in protected or any(resolved in p.parents for p in (Path.cwd().resolve(),)):
+        msg = f"{path}: refusing to write into the root, home or current folder, or a parent of it"
+        raise OutputError(msg)

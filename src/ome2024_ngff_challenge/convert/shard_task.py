@@ -1,0 +1,241 @@
+"""Write one shard (or, unsharded, one chunk) of an output array: the unit of work.
+
+A shard is streamed inner chunk by inner chunk into an atomic writer, so memory
+holds one inner chunk plus the decoded source chunks it is cut from, never the
+whole shard. Inner chunks that hold nothing but the fill value are left out (the
+index marks them empty; readers return the fill value), and a shard with no
+data at all is not written, as Zarr does for empty chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections import OrderedDict
+
+import google_crc32c
+import numpy as np
+
+from ..stores.base import Store, join
+from ..zarr.chunk_keys import default_chunk_key
+from ..zarr.codecs import check_blosc_frame
+from ..zarr.v3_read import EMPTY, DecodeError, parse_shard_index, shard_index_size
+from .stats import TaskResult
+
+
+class SourceChunkCache:
+    """Decoded source chunks, least recently used dropped first.
+
+    Consecutive inner chunks of a shard are usually cut from the same source
+    chunks (when the output chunk is smaller than the source's, or misaligned);
+    keeping them decoded avoids decoding one source chunk many times.
+    """
+
+    def __init__(self, source, capacity_bytes: int):
+        self.source = source
+        self.capacity = max(capacity_bytes, 1)
+        self.items: OrderedDict[tuple[int, ...], np.ndarray | None] = OrderedDict()
+        self.held = 0
+        self.bytes_read = 0
+
+    def get(self, index: tuple[int, ...]) -> np.ndarray | None:
+        if index in self.items:
+            self.items.move_to_end(index)
+            return self.items[index]
+        raw = self.source.read_chunk_bytes(index)
+        if raw is None:
+            chunk = None
+        else:
+            self.bytes_read += len(raw)
+            chunk = self.source.decode_chunk(raw, index)
+        size = chunk.nbytes if chunk is not None else 0
+        while self.items and self.held + size > self.capacity:
+            _, old = self.items.popitem(last=False)
+            self.held -= old.nbytes if old is not None else 0
+        self.items[index] = chunk
+        self.held += size
+        return chunk
+
+
+def read_box(
+    cache: SourceChunkCache, start: tuple[int, ...], stop: tuple[int, ...], fill: np.ndarray
+) -> np.ndarray:
+    """The source values in [start, stop), C-contiguous, in the source's dtype."""
+    meta = cache.source.meta
+    src_chunks = meta.chunks
+    if all(a % c == 0 and b - a == c for a, b, c in zip(start, stop, src_chunks)):
+        # exactly one whole source chunk (the usual case): no copy at all
+        chunk = cache.get(tuple(a // c for a, c in zip(start, src_chunks)))
+        return chunk if chunk is not None else np.full(src_chunks, fill, dtype=meta.dtype)
+    region = tuple(slice(a, b) for a, b in zip(start, stop))
+    return cache.source.read_region(region, get_chunk=cache.get)
+
+
+class FillTest:
+    """Whether a block holds nothing but the fill value, bit for bit (so -0.0
+    is not taken for a 0.0 fill, nor one NaN payload for another)."""
+
+    def __init__(self, fill: np.ndarray):
+        word = min(fill.dtype.itemsize, 8)
+        self.view = f"u{word}"
+        self.bits = np.ascontiguousarray(fill).reshape(1).view(self.view)
+
+    def __call__(self, block: np.ndarray) -> bool:
+        words = block.reshape(-1).view(self.view).reshape(-1, self.bits.size)
+        # most chunks hold data: their first or last voxel already differs, so
+        # the full comparison (a pass over the chunk) is for the rare rest
+        if (words[0] != self.bits).any() or (words[-1] != self.bits).any():
+            return False
+        return bool((words == self.bits).all())
+
+
+def padded(block: np.ndarray, shape: tuple[int, ...], fill: np.ndarray) -> np.ndarray:
+    """v3 chunks always have the full chunk shape; edge chunks are padded with fill."""
+    if block.shape == shape:
+        return block
+    full = np.full(shape, fill, dtype=block.dtype)
+    full[tuple(slice(0, n) for n in block.shape)] = block
+    return full
+
+
+def cache_capacity(job) -> int:
+    """Enough decoded source chunks for one row of inner chunks across a shard
+    (the reuse distance of C-order iteration), and at least 16 MiB."""
+    meta = job.source.meta
+    chunks = job.layout.chunks
+    write = job.write_shape
+    src_chunk_bytes = math.prod(meta.chunks) * meta.dtype.itemsize
+    row = 1
+    for d, (c, w, s) in enumerate(zip(chunks, write, meta.chunks)):
+        extent = w if d == len(chunks) - 1 else c
+        row *= math.ceil(extent / s) + (1 if extent % s or c % s else 0)
+    return max(16 * 2**20, (row + 1) * src_chunk_bytes)
+
+
+def task_key(job, index: tuple[int, ...]) -> str:
+    return join(job.path, default_chunk_key(index))
+
+
+def shard_complete(job, index: tuple[int, ...], out: Store) -> bool:
+    """Whether the output already holds this task's shard (or chunk), whole.
+
+    Writes are atomic and durable, so a present object is normally complete;
+    still, what a crash or another program may have left is checked: for a
+    shard its index at the end (its checksum, and every chunk it points to lying
+    inside the object), one small ranged read; for an unsharded chunk, that it
+    decodes to exactly one chunk (it is small: reading it costs little).
+    """
+    key = task_key(job, index)
+    if job.layout.shards is None:
+        return chunk_complete(job, out.get(key))
+    per_shard = tuple(s // c for s, c in zip(job.layout.shards, job.layout.chunks))
+    index_size = shard_index_size(per_shard, checksum=True)
+    tail = out.get_tail(key, index_size)
+    if tail is None:
+        return False
+    data, size = tail
+    if size < index_size or len(data) != index_size:
+        return False
+    try:
+        parse_shard_index(data, per_shard, size - index_size, key)
+    except DecodeError:
+        return False
+    return True
+
+
+def chunk_complete(job, raw: bytes | None) -> bool:
+    """Whether ``raw`` is a whole encoded inner chunk of ``job``'s array."""
+    if raw is None:
+        return False
+    expected = math.prod(job.layout.chunks) * job.dtype.itemsize
+    decoder = job.compression.encoder()
+    if decoder is None:
+        return len(raw) == expected
+    try:
+        if job.compression.name == "blosc":
+            check_blosc_frame(raw)  # c-blosc would read past a truncated frame
+        data = decoder.decode(raw)
+    except Exception:  # whatever a decoder throws at damaged bytes
+        return False
+    return memoryview(data).nbytes == expected
+
+
+def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:
+    """Write the shard (or chunk) at grid position ``index`` of ``job``'s array.
+
+    With ``resume``, a shard the output holds whole already is left as it is.
+    """
+    if resume and shard_complete(job, index, out):
+        return TaskResult(skipped=True)
+    cache = SourceChunkCache(job.source, cache_capacity(job))
+    result = TaskResult()
+    fill = job.fill
+    is_fill = FillTest(fill)
+    encoder = job.compression.encoder()
+    chunks = job.layout.chunks
+    shape = job.shape
+    key = task_key(job, index)
+
+    def copied(start: tuple[int, ...]) -> bytes | None:
+        """Byte copy: the source chunk's stored bytes, once they are known to
+        decode to a whole chunk (a corrupt chunk is an error, never copied)."""
+        src_index = tuple(a // c for a, c in zip(start, chunks))
+        if any(i >= n for i, n in zip(src_index, job.source.meta.grid)):
+            return None
+        raw = job.source.read_chunk_bytes(src_index)
+        if raw is None:
+            return None
+        cache.bytes_read += len(raw)
+        if is_fill(job.source.decode_chunk(raw, src_index)):
+            return None
+        return raw
+
+    def encoded(start: tuple[int, ...]) -> bytes | None:
+        if job.byte_copy:
+            return copied(start)
+        stop = tuple(min(a + c, s) for a, c, s in zip(start, chunks, shape))
+        if any(b <= a for a, b in zip(start, stop)):
+            return None  # wholly outside the array (the edge of a shard)
+        block = padded(read_box(cache, start, stop, fill), chunks, fill)
+        if is_fill(block):
+            return None
+        if encoder is None:
+            return block.tobytes()
+        return bytes(encoder.encode(np.ascontiguousarray(block)))
+
+    if job.layout.shards is None:
+        start = tuple(i * c for i, c in zip(index, chunks))
+        data = encoded(start)
+        if data is not None:
+            out.put(key, data)
+            result.bytes_written = len(data)
+            result.chunks_written = 1
+        result.bytes_read = cache.bytes_read
+        return result
+
+    shards = job.layout.shards
+    per_shard = tuple(s // c for s, c in zip(shards, chunks))
+    origin = tuple(i * s for i, s in zip(index, shards))
+    table = np.full((math.prod(per_shard), 2), EMPTY, dtype="<u8")
+    with contextlib.ExitStack() as stack:
+        stream = None
+        offset = 0
+        for n, inner in enumerate(itertools.product(*(range(p) for p in per_shard))):
+            start = tuple(o + i * c for o, i, c in zip(origin, inner, chunks))
+            data = encoded(start)
+            if data is None:
+                continue
+            if stream is None:
+                stream = stack.enter_context(out.writer(key))
+            stream.write(data)
+            table[n] = (offset, len(data))
+            offset += len(data)
+            result.chunks_written += 1
+        if stream is not None:
+            index_bytes = table.tobytes()
+            checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
+            stream.write(index_bytes + checksum)
+            result.bytes_written = offset + len(index_bytes) + len(checksum)
+    result.bytes_read = cache.bytes_read
+    return result

@@ -1,0 +1,69 @@
+"""The local executor: a bounded thread pool. All arrays of all images feed one
+queue, so many small images share the threads instead of each paying a
+start-up cost.
+
+The codecs (numcodecs Blosc/Zstd/zlib) release the GIL, so threads scale with
+cores; at most ``2 * threads`` tasks are queued at once, which bounds memory.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+from collections.abc import Iterable
+
+from ..convert.plan import Plan
+from ..convert.stats import ArrayStats
+from ..stores.base import Store
+from .base import Progress, Task, TaskExecutor, timed_task
+
+
+def default_threads(*stores: Store) -> int:
+    """One thread per CPU; more for object stores, which reward many requests in
+    flight (measured on S3 -> local: 1.4x the local time with 2 threads, 1.2x with 4
+    and 1.1x with 16), up to 4 per CPU so memory stays bounded."""
+    cpus = os.cpu_count() or 1
+    wanted = max((s.preferred_concurrency for s in stores), default=0)
+    return max(cpus, min(wanted, 4 * cpus))
+
+
+class ThreadExecutor(TaskExecutor):
+    """``threads`` tasks at once; by default one per CPU, more for remote stores."""
+
+    def __init__(self, threads: int | None = None):
+        self.requested = threads
+        self.threads = max(1, threads or os.cpu_count() or 1)
+
+    def configure(self, src: Store, out: Store) -> None:
+        if self.requested is None:
+            self.threads = default_threads(src, out)
+
+    def run_tasks(self, plan: Plan, out: Store, tasks: Iterable[Task], *, resume: bool,
+                  progress: Progress | None = None) -> list[ArrayStats]:
+        stats = [ArrayStats() for _ in plan.arrays]
+        tasks = iter(tasks)
+        limit = 2 * self.threads
+        with cf.ThreadPoolExecutor(self.threads, thread_name_prefix="shard") as pool:
+            running: dict[cf.Future, Task] = {}
+            try:
+                while True:
+                    while len(running) < limit:
+                        task = next(tasks, None)
+                        if task is None:
+                            break
+                        n, index = task
+                        running[pool.submit(timed_task, plan.arrays[n], index, out, resume)] = task
+                    if not running:
+                        break
+                    done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        n, index = running.pop(future)
+                        result, start, stop = future.result()  # re-raises a task's error
+                        stats[n].add(result, start, stop)
+                        if progress is not None:
+                            progress(plan.arrays[n].task_nbytes(index))
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
+        return stats

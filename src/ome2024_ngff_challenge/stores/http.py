@@ -1,0 +1,109 @@
+"""An OME-Zarr served over HTTP(S) as a read-only Store, as viewers and
+validators read it: a key is a URL below the dataset's URL.
+
+HTTP has no listing, and Zarr v2 needs none: the planner walks a dataset with
+``exists`` and ``get`` only (``.zgroup``, ``.zattrs``, ``.zarray``, chunks).
+A 404 is a missing key (a chunk never written reads as the fill value); any
+other failure that survives obstore's retries (connection errors and 5xx are
+retried with backoff) is a one-line error naming the URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import Iterator
+from typing import BinaryIO, NoReturn
+
+import obstore
+from obstore.store import HTTPStore as _ObstoreHTTP
+
+from ..errors import InputError, OutputError, UserError
+from .base import Store
+from .s3 import NotFoundError, client_options, explain_error, retry_config, safe_url
+
+PREFERRED_CONCURRENCY = 8
+
+
+class HTTPStore(Store):
+    """Keys below the URL ``url`` (read-only)."""
+
+    preferred_concurrency = PREFERRED_CONCURRENCY
+    supports_writes = False
+    supports_listing = False  # a web server answers for keys, it does not list them
+    supports_ranged_reads = True
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            msg = f"{safe_url(url)}: not an http(s):// URL"
+            raise UserError(msg)
+        if parts.query or parts.fragment:
+            msg = f"{safe_url(url)}: a dataset URL has no ?query or #fragment"
+            raise UserError(msg)
+        self.url = url.rstrip("/")
+        self._shown = safe_url(self.url)
+        try:
+            self._store = _ObstoreHTTP(self.url, client_options=client_options(self.url), retry_config=retry_config())
+        except Exception as e:
+            msg = f"{self._shown}: {explain_error(e, self._shown, None, 'input')}"
+            raise UserError(msg) from None
+
+    def __repr__(self) -> str:
+        return f"HTTPStore({self._shown!r})"
+
+    def __reduce__(self):
+        return (HTTPStore, (self.url,))
+
+    def _fail(self, error: BaseException, key: str) -> InputError:
+        reason = explain_error(error, urllib.parse.urlsplit(self._shown).netloc or self._shown, None, "input")
+        return InputError(f"{self.describe(key)}: cannot read: {reason}")
+
+    def describe(self, key: str = "") -> str:
+        return f"{self._shown}/{key}" if key else self._shown
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return bytes(obstore.get(self._store, key).bytes())
+        except NotFoundError:
+            return None
+        except Exception as e:
+            raise self._fail(e, key) from None
+
+    def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
+        data = self.get(key)  # servers differ in their support of suffix ranges
+        if data is None:
+            return None
+        return (data[-length:] if length else b""), len(data)
+
+    def exists(self, key: str) -> bool:
+        try:
+            obstore.head(self._store, key)
+        except NotFoundError:
+            return False
+        except Exception as e:
+            raise self._fail(e, key) from None
+        return True
+
+    def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
+        """HTTP cannot list a folder: nothing is known below ``prefix``."""
+        return [], []
+
+    def _read_only(self, key: str = "") -> NoReturn:
+        msg = f"{self.describe(key)}: HTTP(S) locations are read-only (write to a folder or to S3)"
+        raise OutputError(msg)
+
+    def put(self, key: str, data: bytes) -> None:
+        self._read_only(key)
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        self._read_only(key)
+        yield  # pragma: no cover
+
+    def delete(self, key: str) -> None:
+        self._read_only(key)
+
+    def delete_tree(self) -> None:
+        self._read_only()
+

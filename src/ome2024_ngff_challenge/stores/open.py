@@ -1,0 +1,110 @@
+"""From what the user typed to a Store: a local folder, an S3 bucket prefix, or
+an HTTP(S) URL (read-only).
+
+- ``--input-bucket=B PATH`` (or ``--output-...``): PATH is a key prefix in bucket B;
+- ``s3://B/PATH``: the same, pasted as a URL (the endpoint, region and anonymity
+  still come from the options);
+- ``http://...`` / ``https://...``: an input read over HTTP (no listing needed);
+- anything else: a local folder.
+
+The remote stores are imported only when asked for, so a local run does not pay
+for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UserError
+from .base import Store
+from .local import LocalStore
+
+REMOTE_SCHEMES = ("s3://", "http://", "https://")
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """How to reach an S3 location: with ``bucket`` the location is a prefix in
+    it; an ``s3://bucket/prefix`` location needs no bucket here."""
+
+    bucket: str | None = None
+    endpoint: str | None = None  # a non-AWS store, e.g. https://uk1s3.embassy.ebi.ac.uk
+    anon: bool = False  # unsigned requests (public buckets)
+    region: str | None = None  # default us-east-1
+
+    def as_kwargs(self) -> dict:
+        return {"bucket": self.bucket, "endpoint": self.endpoint, "anon": self.anon, "region": self.region}
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE_SCHEMES)
+
+
+def open_store(
+    path: str,
+    *,
+    role: str = "input",
+    bucket: str | None = None,
+    endpoint: str | None = None,
+    anon: bool = False,
+    region: str | None = None,
+) -> Store:
+    """The store for ``path``. With ``bucket`` (or an ``s3://`` path) it is a
+    prefix in an S3 bucket; an ``http(s)://`` path is read over HTTP; anything
+    else is a local folder. ``role`` ("input"/"output") names the options in
+    messages."""
+    if path.startswith(("http://", "https://")):
+        from .http import HTTPStore  # noqa: PLC0415
+
+        if bucket:
+            msg = f"--{role}-bucket: not with an http(s):// {role} (give the path in the bucket instead of a URL)"
+            raise UserError(msg)
+        if endpoint or region:
+            msg = f"--{role}-endpoint/--{role}-region: for S3 locations, not for an http(s):// URL"
+            raise UserError(msg)
+        store = HTTPStore(path)
+        if role != "input" and not store.supports_writes:
+            msg = f"{store.describe()}: HTTP(S) is read-only; write to a folder, s3://BUCKET/PREFIX or --{role}-bucket"
+            raise UserError(msg)
+        return store
+    if path.startswith("s3://") or bucket:
+        from .s3 import S3Store, parse_s3_url  # noqa: PLC0415
+
+        if path.startswith("s3://"):
+            if bucket:
+                msg = f"{path}: give either an s3:// URL or --{role}-bucket with a path, not both"
+                raise UserError(msg)
+            bucket, prefix = parse_s3_url(path)
+        else:
+            prefix = path
+        return S3Store(bucket, prefix, endpoint=endpoint, region=region, anon=anon, role=role)
+    if endpoint or anon or region:
+        msg = f"--{role}-endpoint/--{role}-anon/--{role}-region need --{role}-bucket or an s3:// path"
+        raise UserError(msg)
+    return LocalStore(path)
+
+
+def read_location(path: str, *, role: str = "input", **location) -> bytes:
+    """The bytes of one file given as a local path, ``s3://bucket/key`` or an
+    http(s) URL (``location``: bucket/endpoint/anon/region as for open_store;
+    with a bucket, ``path`` is a key in it). UserError when it cannot be read."""
+    if not is_remote(path) and not location.get("bucket"):
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            msg = f"{path}: {e.strerror}"
+            raise UserError(msg) from None
+    parent, _, name = path.rstrip("/").rpartition("/")
+    if not name or parent.endswith(":/"):  # "s3://bucket" or "https://host": no file in it
+        msg = f"{path}: not a file location"
+        raise UserError(msg)
+    if path.startswith(("http://", "https://")):
+        store = open_store(parent, role="input")  # the S3 options do not apply
+    else:
+        store = open_store(parent, role=role, **location)
+    data = store.get(name)
+    if data is None:
+        msg = f"{store.describe(name)}: not found"
+        raise UserError(msg)
+    return data

@@ -1,0 +1,123 @@
+"""``validate --against SOURCE``: every voxel of the output decoded and its bit
+pattern (NaN payloads, -0.0) compared with the OME-Zarr 0.4 source, one stored
+object at a time on a few threads."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..convert.plan import LayoutRequest, Planner
+from ..errors import UserError
+from ..stores.base import Store
+from ..zarr.codecs import DEFAULT_COMPRESSION
+from ..zarr.v3_read import DecodeError, V3Array
+from .report import Report
+
+if TYPE_CHECKING:
+    from .walk import Validator
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+# stored objects compared at once (each holds one compressed shard plus one
+# decoded inner chunk), bounded by count and by uncompressed size
+MAX_COMPARE_THREADS = 8
+MAX_COMPARE_BYTES = 1024 * 2**20
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The values' bit patterns as native unsigned integers (NaN payloads and
+    -0.0 kept), shaped (*a.shape, words)."""
+    dt = a.dtype
+    if dt.itemsize > 1 and not dt.isnative:
+        a = a.byteswap().view(dt.newbyteorder("="))
+    word = {1: "u1", 2: "u2", 4: "u4", 8: "u8", 16: "u8"}[dt.itemsize]
+    words = 2 if dt.itemsize == 16 else 1
+    a = np.ascontiguousarray(a)
+    return a.view(word).reshape((*a.shape, words)) if a.ndim else a.reshape(1).view(word).reshape((words,))
+
+
+def _show(value) -> str:
+    """A voxel value for a message; floats with their bit pattern (NaN payloads, -0.0)."""
+    a = np.asarray(value)
+    text = repr(a.item())
+    if a.dtype.kind in "fc":
+        bits = _bits(a).reshape(-1)
+        text += " (0x" + "".join(format(int(b), f"0{2 * a.dtype.itemsize // len(bits)}x") for b in bits) + ")"
+    return text
+
+
+def compare_with_source(validator: Validator, src: Store) -> None:
+    report, out = validator.report, validator.store
+    try:
+        plan = Planner(src, LayoutRequest(), DEFAULT_COMPRESSION, creator={}).walk()
+    except UserError as e:
+        report.error("", f"--against: the source cannot be read ({e})")
+        return
+    sources = {job.path: job.source for job in plan.arrays}
+    for path in sources:
+        if path not in validator.visited:
+            report.error(path, f"array of the source ({src.describe(path)}) is missing in the output")
+    for path, arr in validator.arrays.items():
+        source = sources.get(path)
+        if source is None:
+            report.warn(path, "not in the source: not compared")
+            continue
+        meta = source.meta
+        if tuple(meta.shape) != arr.shape:
+            report.error(path, f"shape {list(arr.shape)} differs from the source's {list(meta.shape)}")
+            continue
+        if (meta.dtype.kind, meta.dtype.itemsize) != (arr.dtype.kind, arr.dtype.itemsize):
+            report.error(path, f"data type {arr.dtype.name} differs from the source's {meta.dtype.str}")
+            continue
+        LOG.info("comparing %s", out.describe(path))
+        if compare_array(path, arr, source, out, report):
+            report.compared += 1
+
+
+def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -> bool:
+    """Compare every voxel of ``arr`` with ``source``; report the first
+    difference (in storage order). Stored objects are compared on a few
+    threads, each holding one object and one decoded inner chunk at a time."""
+    threads = max(1, min(os.cpu_count() or 1, MAX_COMPARE_THREADS, MAX_COMPARE_BYTES // max(arr.object_nbytes, 1)))
+    indices = iter(arr.grid_indices())
+    with ThreadPoolExecutor(threads) as pool:
+        pending = deque()
+        for index in itertools.islice(indices, 2 * threads):
+            pending.append(pool.submit(compare_object, path, arr, source, out, index))
+        while pending:
+            problem = pending.popleft().result()
+            if problem is not None:
+                for future in pending:
+                    future.cancel()
+                report.error(path, problem)
+                return False
+            for index in itertools.islice(indices, 1):
+                pending.append(pool.submit(compare_object, path, arr, source, out, index))
+    return True
+
+
+def compare_object(path: str, arr: V3Array, source, out: Store, index: tuple[int, ...]) -> str | None:
+    """The first difference within one stored object, as a message; None when it matches."""
+    fill = _bits(arr.fill)
+    try:
+        for region, block in arr.blocks_at(out, path, index):
+            expected = source.read_region(region)
+            got = _bits(expected)
+            differs = np.any(got != (fill if block is None else _bits(block)), axis=-1)
+            if differs.any():
+                where = tuple(int(i) + r.start for i, r in zip(np.argwhere(differs)[0], region))
+                local = tuple(i - r.start for i, r in zip(where, region))
+                value = f"the fill value {_show(arr.fill)}" if block is None else _show(block[local])
+                return (f"voxel {list(where)} differs from the source: output {value}, source {_show(expected[local])} "
+                        f"({int(differs.sum())} differing voxels in the chunk at {[r.start for r in region]})")
+    except DecodeError as e:
+        return str(e)
+    except UserError as e:  # a corrupt source chunk
+        return f"the source cannot be read: {e}"
+    return None

@@ -1,0 +1,304 @@
+"""The walk of ``validate``: an OME-Zarr 0.5 dataset read from its top
+``zarr.json`` the way a reader does (following multiscales datasets, labels,
+plate rows, wells and fields, and bioformats2raw series; never listing folders,
+so HTTP targets work), every group and array checked against the 0.5 and Zarr
+v3 rules (``ome.v05_rules``, ``zarr.v3_read``).
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from ..convert.output import INCOMPLETE_MARK
+from ..errors import UserError
+from ..ome import v05_rules as rules
+from ..ome.spec import OME_XML
+from ..stores.base import Store, join
+from ..zarr.v3_read import V3Array, parse_array_meta
+from .crate_check import check_crate
+from .report import Report
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+MAX_XML_PARSE = 256 * 2**20
+INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+@dataclass
+class ImageInfo:
+    """An image as its labels are compared with it."""
+
+    axes: list[str]
+    types: list
+    shapes: list[tuple[int, ...] | None]
+
+
+class Validator:
+    """One walk over a 0.5 hierarchy, collecting problems in a Report."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.report = Report(store)
+        self.arrays: dict[str, V3Array] = {}  # readable arrays, by path
+        self.attributes: dict[str, dict] = {}  # group attributes, by path
+        self.visited: set[str] = set()
+
+    # -- nodes -------------------------------------------------------------
+
+    def read_node(self, path: str, what: str) -> dict | None:
+        """The parsed zarr.json at ``path``; reports and returns None when missing or bad."""
+        key = join(path, "zarr.json")
+        try:
+            meta = self.store.get_json(key)
+        except UserError as e:
+            self.report.error(path, f"zarr.json is not valid JSON ({str(e).rsplit('(', 1)[-1].rstrip(')')})")
+            return None
+        if meta is None:
+            if path == "" and self.store.exists(".zgroup"):
+                self.report.error(path, "Zarr v2 (.zgroup, no zarr.json): OME-Zarr 0.4 or older, not 0.5; "
+                                  "convert it with 'ome2024-ngff-challenge resave'")
+            elif path == "":
+                self.report.error(path, "no zarr.json: not a Zarr v3 dataset (or it does not exist)")
+            else:
+                self.report.error(path, f"{what} is missing (no zarr.json)")
+            return None
+        if not isinstance(meta, dict):
+            self.report.error(path, "zarr.json must hold a JSON object")
+            return None
+        if meta.get("zarr_format") != 3:
+            self.report.error(path, f"zarr.json: zarr_format is {meta.get('zarr_format')!r}, expected 3")
+            return None
+        return meta
+
+    def group(self, path: str, what: str, *, ome_required: bool = True) -> dict | None:
+        """The group's ``attributes.ome`` (checked for version 0.5); None when
+        the group is missing or broken. Without ``ome_required``, a plain
+        group gives {}."""
+        if path in self.visited:
+            return None
+        meta = self.read_node(path, what)
+        if meta is None:
+            return None
+        self.visited.add(path)
+        if meta.get("node_type") != "group":
+            self.report.error(path, f"{what} must be a group, but zarr.json says node_type {meta.get('node_type')!r}")
+            return None
+        self.report.groups += 1
+        attributes = meta.get("attributes", {})
+        if not isinstance(attributes, dict):
+            self.report.error(path, "zarr.json: 'attributes' must be an object")
+            return None
+        misplaced = rules.misplaced_ome_keys(attributes)
+        if misplaced:
+            self.report.error(path, f"OME metadata ({', '.join(misplaced)}) at the top of attributes, as in 0.4; "
+                              "0.5 keeps it under attributes.ome")
+        ome = attributes.get("ome")
+        if ome is None:
+            if ome_required and not misplaced:
+                self.report.error(path, f"{what}: no OME-Zarr metadata (attributes.ome)")
+            return None if ome_required else {}
+        if not isinstance(ome, dict):
+            self.report.error(path, "attributes.ome must be an object")
+            return None
+        self.report.extend(path, rules.check_ome_version(ome))
+        self.attributes[path] = attributes
+        return ome
+
+    def array(self, path: str, what: str) -> V3Array | None:
+        if path in self.visited:
+            return self.arrays.get(path)
+        meta = self.read_node(path, what)
+        if meta is None:
+            return None
+        self.visited.add(path)
+        if meta.get("node_type") != "array":
+            self.report.error(path, f"{what} must be an array, but zarr.json says node_type {meta.get('node_type')!r}")
+            return None
+        self.report.arrays += 1
+        errors: list[str] = []
+        arr = parse_array_meta(meta, errors)
+        for message in errors:
+            self.report.error(path, message)
+        if arr is not None:
+            self.arrays[path] = arr
+        return arr
+
+    # -- the walk ----------------------------------------------------------
+
+    def run(self) -> Report:
+        store, report = self.store, self.report
+        if store.exists(INCOMPLETE_MARK):
+            report.error("", f"{INCOMPLETE_MARK} is present: the conversion did not finish (or is still running)")
+        ome = self.group("", "the dataset")
+        if ome is not None:
+            attributes = self.attributes[""]
+            if "plate" in ome:
+                self.plate("", ome, attributes)
+            elif "bioformats2raw.layout" in ome:
+                self.bioformats2raw(ome, attributes)
+            elif "well" in ome:
+                self.well("", ome, None)
+            elif "multiscales" in ome:
+                self.image("", ome, attributes, labels=True)
+            elif "labels" in ome:
+                self.labels("", ome, None)
+            else:
+                report.error("", "attributes.ome has none of multiscales, plate, well, labels or bioformats2raw.layout")
+        why = rules.schemas_unavailable()
+        if why is not None:
+            report.warn("", f"{why}: the official OME-Zarr 0.5 JSON schemas were not applied (the other rules were)")
+        check_crate(store, report)
+        return report
+
+    def image(self, path: str, ome: dict, attributes: dict, *, labels: bool, is_label: bool = False,
+              parent: ImageInfo | None = None) -> ImageInfo | None:
+        """An image group (``is_label``: a label image of ``parent``)."""
+        problems, multiscales = rules.check_multiscales(ome)
+        self.report.extend(path, problems)
+        first: ImageInfo | None = None
+        for m, ms in enumerate(multiscales):
+            shapes: list[tuple[int, ...] | None] = []
+            for d, ds in enumerate(ms.paths):
+                array_path = join(path, ds)
+                arr = self.array(array_path, f"multiscales[{m}] dataset '{ds}'")
+                if arr is None:
+                    shapes.append(None)
+                    continue
+                shapes.append(arr.shape)
+                if len(arr.shape) != len(ms.axes):
+                    self.report.error(array_path, f"has {len(arr.shape)} dimensions but the image has {len(ms.axes)} axes "
+                                      f"({','.join(ms.axes)})")
+                if arr.dimension_names is None:
+                    self.report.error(array_path, f"no dimension_names (they must be the axes names {ms.axes})")
+                elif list(arr.dimension_names) != ms.axes:
+                    self.report.error(array_path, f"dimension_names {arr.dimension_names} do not match the axes names {ms.axes}")
+                if is_label and arr.dtype.name not in INTEGER_TYPES:
+                    self.report.error(array_path, f"label image data type is {arr.dtype.name}; labels must be integers")
+            for d in range(1, len(shapes)):
+                a, b = shapes[d - 1], shapes[d]
+                if a is not None and b is not None and len(a) == len(b) and any(y > x for x, y in zip(a, b)):
+                    self.report.error(join(path, ms.paths[d]),
+                                      f"level '{ms.paths[d]}' {list(b)} is larger than level '{ms.paths[d - 1]}' {list(a)}: "
+                                      "datasets must go from the largest (highest resolution) to the smallest")
+            if first is None:
+                first = ImageInfo(ms.axes, ms.types, shapes)
+        n_channels = None
+        if first is not None and "channel" in first.types and first.shapes and first.shapes[0] is not None:
+            c = first.types.index("channel")
+            if c < len(first.shapes[0]):
+                n_channels = first.shapes[0][c]
+        self.report.extend(path, rules.check_omero(ome, n_channels))
+        if is_label:
+            self.label_image(path, ome, attributes, first, parent)
+        if labels and self.store.exists(join(path, "labels", "zarr.json")):
+            labels_ome = self.group(join(path, "labels"), "labels group")
+            if labels_ome is not None:
+                self.labels(join(path, "labels"), labels_ome, first)
+        return first
+
+    def label_image(self, path: str, ome: dict, attributes: dict, info: ImageInfo | None, parent: ImageInfo | None) -> None:
+        if "image-label" not in ome:
+            self.report.error(path, "label image without 'image-label' metadata")
+        else:
+            self.report.extend(path, rules.schema_problems("label.schema", attributes))
+            self.report.extend(path, rules.check_image_label(ome))
+        if info is None or parent is None:
+            return
+        if len(info.shapes) != len(parent.shapes):
+            self.report.error(path, f"label image has {len(info.shapes)} resolution levels but its image has "
+                              f"{len(parent.shapes)}")
+        if len(info.axes) != len(parent.axes):
+            self.report.error(path, f"label image has {len(info.axes)} axes but its image has {len(parent.axes)}")
+            return
+        for level, (mine, theirs) in enumerate(zip(info.shapes, parent.shapes)):
+            if mine is None or theirs is None or len(mine) != len(theirs):
+                continue
+            spatial = [i for i, t in enumerate(parent.types) if t == "space"]
+            if any(mine[i] != theirs[i] for i in spatial):
+                self.report.warn(path, f"level {level}: label shape {list(mine)} differs from the image's {list(theirs)} "
+                                 "in the spatial axes")
+
+    def labels(self, path: str, ome: dict, parent: ImageInfo | None) -> None:
+        problems, names = rules.check_labels_group(ome)
+        self.report.extend(path, problems)
+        for name in names:
+            label_path = join(path, name)
+            label_ome = self.group(label_path, f"label image '{name}' (listed in labels)")
+            if label_ome is None:
+                continue
+            if "multiscales" not in label_ome:
+                self.report.error(label_path, "label image without multiscales")
+                continue
+            self.image(label_path, label_ome, self.attributes[label_path], labels=False, is_label=True, parent=parent)
+
+    def plate(self, path: str, ome: dict, attributes: dict) -> None:
+        self.report.extend(path, rules.schema_problems("plate.schema", attributes))
+        problems, rows, wells = rules.check_plate(ome)
+        self.report.extend(path, problems)
+        for row in rows:
+            self.group(join(path, row), f"plate row group '{row}'", ome_required=False)
+        acquisitions = rules.plate_acquisition_ids(ome)
+        for well in wells:
+            well_path = join(path, well)
+            well_ome = self.group(well_path, f"well '{well}' (listed in the plate)")
+            if well_ome is None:
+                continue
+            if "well" not in well_ome:
+                self.report.error(well_path, "well group without 'well' metadata")
+                continue
+            self.well(well_path, well_ome, acquisitions)
+
+    def well(self, path: str, ome: dict, acquisitions: list | None) -> None:
+        problems, fields = rules.check_well(ome, acquisitions)
+        self.report.extend(path, problems)
+        for name in fields:
+            field_path = join(path, name)
+            field_ome = self.group(field_path, f"field '{name}' (listed in the well)")
+            if field_ome is None:
+                continue
+            if "multiscales" not in field_ome:
+                self.report.error(field_path, "field of view without multiscales")
+                continue
+            self.image(field_path, field_ome, self.attributes[field_path], labels=True)
+
+    def bioformats2raw(self, ome: dict, attributes: dict) -> None:
+        self.report.extend("", rules.schema_problems("bf2raw.schema", attributes))
+        series = None
+        if self.store.exists("OME/zarr.json"):
+            ome_group = self.group("OME", "OME group")
+            if ome_group is not None and "series" in ome_group:
+                self.report.extend("OME", rules.schema_problems("ome.schema", self.attributes["OME"]))
+                problems, series = rules.check_series(ome_group)
+                self.report.extend("OME", problems)
+        if series is None:
+            series = []
+            while self.store.exists(join(str(len(series)), "zarr.json")):
+                series.append(str(len(series)))
+            if not series:
+                self.report.error("", "bioformats2raw layout with no series (no OME/zarr.json series and no image '0')")
+        self.ome_xml(series)
+        for name in series:
+            image_ome = self.group(name, f"series '{name}'")
+            if image_ome is None:
+                continue
+            if "multiscales" not in image_ome:
+                self.report.error(name, "series without multiscales")
+                continue
+            self.image(name, image_ome, self.attributes[name], labels=True)
+
+    def ome_xml(self, series: list[str]) -> None:
+        raw = self.store.get(OME_XML)
+        if raw is None:
+            self.report.warn("OME", "no METADATA.ome.xml: the bioformats2raw layout should keep the OME-XML")
+            return
+        if len(raw) > MAX_XML_PARSE:
+            return
+        try:
+            root = ET.fromstring(raw)
+        except ET.ParseError as e:
+            self.report.error(OME_XML, f"not well-formed XML ({e})")
+            return
+        images = [el for el in root if el.tag.rsplit("}", 1)[-1] == "Image"]
+        if self.store.exists("OME/zarr.json") and len(images) != len(series):
+            self.report.error("OME", f"series lists {len(series)} images but the OME-XML has {len(images)}")

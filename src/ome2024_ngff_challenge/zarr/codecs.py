@@ -1,0 +1,148 @@
+"""The compressors of Zarr chunks: the output's (a v3 codec after ``bytes``,
+encoded with numcodecs), which v2 compressors a v3 codec can describe as they
+are (for byte copy), and the one check every Blosc reader here needs.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numcodecs
+import numpy as np
+
+from ..errors import UserError, option
+
+# Blosc 1 frame header: version, versionlz, flags, typesize (one byte each),
+# then nbytes (decoded size), blocksize, cbytes (frame size): uint32 little-endian.
+BLOSC_HEADER = struct.Struct("<BBBBIII")
+
+
+class BloscFrameError(ValueError):
+    """A Blosc frame whose header does not match the bytes held."""
+
+
+def check_blosc_frame(raw: bytes) -> int:
+    """The decoded size a Blosc frame announces, once its header is known to
+    match the bytes held. c-blosc trusts the header's frame size (it has no
+    source-length argument): a truncated frame stored uncompressed (the memcpy
+    flag, e.g. clevel=0 or data that did not compress) would otherwise "decode"
+    by reading past the end of the buffer: garbage, no error."""
+    if len(raw) < BLOSC_HEADER.size:
+        msg = f"{len(raw)} bytes, shorter than a Blosc header"
+        raise BloscFrameError(msg)
+    _, _, _, _, nbytes, _, cbytes = BLOSC_HEADER.unpack_from(raw)
+    if cbytes != len(raw):
+        msg = f"Blosc header says {cbytes} bytes, {len(raw)} stored"
+        raise BloscFrameError(msg)
+    return nbytes
+
+
+@dataclass(frozen=True)
+class Compression:
+    """The output compressor: one v3 codec after `bytes`, or none."""
+
+    name: str  # "blosc", "zstd", "gzip" or "none"
+    level: int = 5
+    cname: str = "zstd"  # blosc only
+    shuffle: str = "shuffle"  # blosc only: noshuffle, shuffle, bitshuffle
+    checksum: bool = False  # zstd only
+
+    @classmethod
+    def from_v2(cls, config: dict | None, dtype: np.dtype) -> Compression | None:
+        """The v3 description of a v2 (numcodecs) compressor whose stored bytes a
+        v3 codec decodes as they are; None when there is no such codec (zlib,
+        lz4, bz2 ... have none registered in Zarr v3)."""
+        if config is None:
+            return cls("none")
+        cid = config.get("id")
+        if cid == "blosc":
+            shuffle = config.get("shuffle", 1)
+            if shuffle == -1:  # numcodecs' AUTOSHUFFLE, resolved as numcodecs does
+                shuffle = 2 if dtype.itemsize == 1 else 1
+            names = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
+            cname = config.get("cname", "lz4")
+            if shuffle not in names or cname not in BLOSC_V3_CNAMES:
+                return None
+            return cls("blosc", int(config.get("clevel", 5)), cname, names[shuffle])
+        if cid == "zstd":
+            return cls("zstd", int(config.get("level", 1)), checksum=bool(config.get("checksum", False)))
+        if cid == "gzip":
+            return cls("gzip", int(config.get("level", 1)))
+        return None
+
+    def codec_json(self, dtype: np.dtype) -> dict | None:
+        if self.name == "none":
+            return None
+        if self.name == "blosc":
+            return {
+                "name": "blosc",
+                "configuration": {
+                    "cname": self.cname,
+                    "clevel": self.level,
+                    "shuffle": self.shuffle,
+                    "typesize": dtype.itemsize,
+                    "blocksize": 0,
+                },
+            }
+        if self.name == "zstd":
+            return {"name": "zstd", "configuration": {"level": self.level, "checksum": self.checksum}}
+        if self.name == "gzip":
+            return {"name": "gzip", "configuration": {"level": self.level}}
+        msg = f"unknown compression {self.name}"
+        raise ValueError(msg)
+
+    def encoder(self):
+        """A numcodecs codec producing (and decoding) exactly the bytes the v3
+        codec describes; None for no compression."""
+        if self.name == "none":
+            return None
+        if self.name == "blosc":
+            shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[self.shuffle]
+            return numcodecs.Blosc(cname=self.cname, clevel=self.level, shuffle=shuffle, blocksize=0)
+        if self.name == "zstd":
+            return numcodecs.Zstd(level=self.level, checksum=self.checksum)
+        if self.name == "gzip":
+            return numcodecs.GZip(level=self.level)
+        msg = f"unknown compression {self.name}"
+        raise ValueError(msg)
+
+
+DEFAULT_COMPRESSION = Compression("blosc", level=5, cname="zstd", shuffle="shuffle")
+
+BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
+BLOSC_V3_CNAMES = (*BLOSC_CNAMES, "snappy")  # what v3 readers decode
+# codec 'keep' (byte copy): copy the source's compressed chunks as they are
+KEEP = Compression("keep")
+
+
+def parse_compression(text: str) -> Compression:
+    """'blosc-zstd-5', 'blosc-lz4-5-bitshuffle', 'zstd-3', 'gzip-6', 'none', 'keep'."""
+    parts = text.strip().lower().split("-")
+    where = option("codec", text)
+    try:
+        if parts[0] in ("none", "keep") and len(parts) == 1:
+            return KEEP if parts[0] == "keep" else Compression("none")
+        if parts[0] == "blosc":
+            cname = parts[1] if len(parts) > 1 else "zstd"
+            level = int(parts[2]) if len(parts) > 2 else 5
+            shuffle = parts[3] if len(parts) > 3 else "shuffle"
+            if cname not in BLOSC_CNAMES or shuffle not in ("noshuffle", "shuffle", "bitshuffle"):
+                raise ValueError
+            if not 0 <= level <= 9 or len(parts) > 4:
+                raise ValueError
+            return Compression("blosc", level, cname, shuffle)
+        if parts[0] in ("zstd", "gzip") and len(parts) <= 2:
+            level = int(parts[1]) if len(parts) > 1 else (5 if parts[0] == "zstd" else 6)
+            if parts[0] == "gzip" and not 0 <= level <= 9:
+                raise ValueError
+            return Compression(parts[0], level)
+    except (ValueError, IndexError):
+        pass
+    msg = (
+        f"{where}: expected blosc[-CNAME[-LEVEL[-SHUFFLE]]] (CNAME one of {', '.join(BLOSC_CNAMES)}), "
+        "zstd[-LEVEL], gzip[-LEVEL], none or keep"
+    )
+    raise UserError(msg)
+
+

@@ -1,0 +1,159 @@
+"""Zarr v3 metadata as we write it: array and group ``zarr.json`` documents,
+data types, fill values and chunk keys.
+
+Only codecs registered in the Zarr v3 specification are written (bytes,
+transpose, blosc, zstd, gzip, crc32c, sharding_indexed), so every v3 reader can
+open the output; the compressors themselves are in ``codecs``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import UserError
+from .codecs import Compression
+
+V3_DATA_TYPES = {
+    ("b", 1): "bool",
+    ("i", 1): "int8",
+    ("i", 2): "int16",
+    ("i", 4): "int32",
+    ("i", 8): "int64",
+    ("u", 1): "uint8",
+    ("u", 2): "uint16",
+    ("u", 4): "uint32",
+    ("u", 8): "uint64",
+    ("f", 2): "float16",
+    ("f", 4): "float32",
+    ("f", 8): "float64",
+    ("c", 8): "complex64",
+    ("c", 16): "complex128",
+}
+
+
+def v3_data_type(dtype: np.dtype, where: str) -> str:
+    try:
+        return V3_DATA_TYPES[(dtype.kind, dtype.itemsize)]
+    except KeyError:
+        msg = f"{where}: data type {dtype.str} has no Zarr v3 equivalent"
+        raise UserError(msg) from None
+
+
+def endian(dtype: np.dtype) -> str | None:
+    """The bytes codec's endian for this dtype (None where it has no meaning)."""
+    if dtype.itemsize == 1 and dtype.kind != "c":
+        return None
+    if dtype.byteorder == ">" or (dtype.byteorder == "=" and np.little_endian is False):
+        return "big"
+    return "little"
+
+
+def bytes_codec(dtype: np.dtype) -> dict:
+    e = endian(dtype)
+    if e is None:
+        return {"name": "bytes"}
+    return {"name": "bytes", "configuration": {"endian": e}}
+
+
+def _float_json(value: float):
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def fill_value_json(fill: np.ndarray):
+    """A 0-d array's value as v3 metadata spells it. NaN with a payload other
+    than the canonical one is written as its hex bit pattern (the v3 spec's
+    "0x..." form) so that the fill value stays bit-exact."""
+    v = fill[()]
+    kind = fill.dtype.kind
+    if kind == "b":
+        return bool(v)
+    if kind in "iu":
+        return int(v)
+    if kind == "f":
+        f = float(v)
+        if math.isnan(f):
+            canonical = np.array(np.nan, dtype=fill.dtype.newbyteorder("="))
+            bits = fill.astype(fill.dtype.newbyteorder("=")).view(f"u{fill.dtype.itemsize}")
+            if bits[()] != canonical.view(f"u{fill.dtype.itemsize}")[()]:
+                return "0x" + format(int(bits[()]), f"0{2 * fill.dtype.itemsize}x")
+        return _float_json(f)
+    if kind == "c":
+        return [_float_json(float(v.real)), _float_json(float(v.imag))]
+    msg = f"unsupported fill value kind {kind}"
+    raise ValueError(msg)
+
+
+INDEX_CODECS = [
+    {"name": "bytes", "configuration": {"endian": "little"}},
+    {"name": "crc32c"},
+]
+
+
+def inner_codecs(dtype: np.dtype, compression: Compression, transpose_ndim: int = 0) -> list[dict]:
+    """bytes + compressor; with transpose_ndim, a transpose first that reverses
+    the axes (how a v2 "F"-order chunk's bytes are described in v3)."""
+    codecs = [bytes_codec(dtype)]
+    if transpose_ndim:
+        order = list(reversed(range(transpose_ndim)))
+        codecs.insert(0, {"name": "transpose", "configuration": {"order": order}})
+    c = compression.codec_json(dtype)
+    if c is not None:
+        codecs.append(c)
+    return codecs
+
+
+def array_metadata(
+    *,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    fill: np.ndarray,
+    chunks: tuple[int, ...],
+    shards: tuple[int, ...] | None,
+    compression: Compression,
+    dimension_names: list[str] | None,
+    attributes: dict,
+    where: str,
+    fortran_chunks: bool = False,
+) -> dict:
+    """The zarr.json of one output array (fortran_chunks: the chunks are copied
+    from a v2 "F"-order source as they are)."""
+    codecs = inner_codecs(dtype, compression, len(shape) if fortran_chunks and len(shape) > 1 else 0)
+    if shards is not None:
+        grid = shards
+        codecs = [
+            {
+                "name": "sharding_indexed",
+                "configuration": {
+                    "chunk_shape": list(chunks),
+                    "codecs": codecs,
+                    "index_codecs": INDEX_CODECS,
+                    "index_location": "end",
+                },
+            }
+        ]
+    else:
+        grid = chunks
+    meta = {
+        "zarr_format": 3,
+        "node_type": "array",
+        "shape": list(shape),
+        "data_type": v3_data_type(dtype, where),
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(grid)}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": fill_value_json(fill),
+        "codecs": codecs,
+        "attributes": attributes,
+    }
+    if dimension_names is not None:
+        meta["dimension_names"] = list(dimension_names)
+    return meta
+
+
+def group_metadata(attributes: dict) -> dict:
+    return {"zarr_format": 3, "node_type": "group", "attributes": attributes}

@@ -1,0 +1,484 @@
+"""Zarr v3 arrays read from their ``zarr.json`` and their stored objects, without
+zarr-python: enough to check an array's metadata against the Zarr v3
+specification and to decode every voxel for ``validate --against``.
+
+Only the codecs registered in the Zarr v3 specification are understood (bytes,
+transpose, blosc, gzip, zstd, crc32c, sharding_indexed); an array using any
+other codec is reported, not read.
+
+Reading is streamed: one stored object (a shard or a chunk) is fetched at a time
+and a shard is decoded inner chunk by inner chunk, so memory holds one
+compressed shard and one decoded inner chunk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import google_crc32c
+import numcodecs
+import numpy as np
+
+from ..stores.base import Store, join
+from .chunk_keys import chunk_key
+from .v3_metadata import V3_DATA_TYPES
+
+# Codecs registered in the Zarr v3 specification, by kind.
+ARRAY_TO_ARRAY = frozenset({"transpose"})
+ARRAY_TO_BYTES = frozenset({"bytes", "sharding_indexed"})
+BYTES_TO_BYTES = frozenset({"blosc", "gzip", "zstd", "crc32c"})
+REGISTERED_CODECS = ARRAY_TO_ARRAY | ARRAY_TO_BYTES | BYTES_TO_BYTES
+
+DATA_TYPES: dict[str, np.dtype] = {name: np.dtype(f"{kind}{size}") for (kind, size), name in V3_DATA_TYPES.items()}
+DATA_TYPES["bool"] = np.dtype("?")
+
+BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
+BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
+EMPTY = 2**64 - 1
+_BLOSC_HEADER = struct.Struct("<BBBBIII")
+_FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class DecodeError(Exception):
+    """A stored object does not decode to what the metadata promises."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_list(value: object, *, positive: bool) -> bool:
+    lowest = 1 if positive else 0
+    return isinstance(value, list) and all(_is_int(v) and v >= lowest for v in value)
+
+
+@dataclass
+class CodecChain:
+    """A parsed ``codecs`` list: array->array, then one array->bytes, then bytes->bytes."""
+
+    transposes: list[tuple[int, ...]] = field(default_factory=list)
+    endian: str | None = None  # of the bytes codec
+    compressors: list[dict] = field(default_factory=list)  # bytes->bytes, in encoding order
+    shard: ShardSpec | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return ["transpose"] * len(self.transposes) + (
+            ["sharding_indexed"] if self.shard else ["bytes"]
+        ) + [c["name"] for c in self.compressors]
+
+
+@dataclass
+class ShardSpec:
+    chunk_shape: tuple[int, ...]
+    inner: CodecChain
+    index: CodecChain
+    index_at_end: bool
+
+
+@dataclass
+class V3Array:
+    """What is needed to read one Zarr v3 array's voxels."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype  # with the byte order of the bytes codec
+    fill: np.ndarray  # 0-d, of dtype
+    grid: tuple[int, ...]  # the chunk grid's chunk shape (the shard shape when sharded)
+    separator: str
+    v2_keys: bool
+    chain: CodecChain
+    dimension_names: list | None
+
+    @property
+    def inner_chunks(self) -> tuple[int, ...]:
+        return self.chain.shard.chunk_shape if self.chain.shard else self.grid
+
+    def key(self, index: tuple[int, ...]) -> str:
+        return chunk_key(index, "v2" if self.v2_keys else "default", self.separator)
+
+    def grid_indices(self) -> Iterator[tuple[int, ...]]:
+        counts = [math.ceil(s / g) for s, g in zip(self.shape, self.grid)]
+        return itertools.product(*(range(n) for n in counts))
+
+    @property
+    def object_nbytes(self) -> int:
+        """Uncompressed size of one stored object (a shard, or a chunk)."""
+        return math.prod(self.grid) * self.dtype.itemsize
+
+    def blocks(self, store: Store, path: str) -> Iterator[tuple[tuple[slice, ...], np.ndarray | None]]:
+        """Every inner chunk of the array, in storage order (see blocks_at)."""
+        for index in self.grid_indices():
+            yield from self.blocks_at(store, path, index)
+
+    def blocks_at(self, store: Store, path: str, index: tuple[int, ...]) -> Iterator[tuple[tuple[slice, ...], np.ndarray | None]]:
+        """The inner chunks of the stored object (shard or chunk) at grid
+        position ``index``: (region of the array it covers, its values cropped
+        to the array, or None when never written: it reads as the fill value).
+        One object is fetched; DecodeError on bad data."""
+        key = self.key(index)
+        raw = store.get(join(path, key))
+        origin = tuple(i * g for i, g in zip(index, self.grid))
+        if self.chain.shard is None:
+            region = self._region(origin, self.grid)
+            if raw is None:
+                yield region, None
+            else:
+                chunk = decode_chunk(raw, self.chain, self.grid, self.dtype, key)
+                yield region, chunk[tuple(slice(0, r.stop - r.start) for r in region)]
+            return
+        yield from self._shard_blocks(raw, origin, key)
+
+    def _region(self, origin: tuple[int, ...], size: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(o, min(o + n, s)) for o, n, s in zip(origin, size, self.shape))
+
+    def _shard_blocks(self, raw: bytes | None, origin: tuple[int, ...], key: str):
+        spec = self.chain.shard
+        inner = spec.chunk_shape
+        per_shard = tuple(g // c for g, c in zip(self.grid, inner))
+        table = None if raw is None else read_shard_index(raw, spec, per_shard, key)
+        for local in itertools.product(*(range(n) for n in per_shard)):
+            start = tuple(o + i * c for o, i, c in zip(origin, local, inner))
+            if any(a >= s for a, s in zip(start, self.shape)):
+                continue  # an inner chunk wholly outside the array
+            region = self._region(start, inner)
+            if table is None:
+                yield region, None
+                continue
+            offset, nbytes = (int(v) for v in table[local])
+            if offset == EMPTY and nbytes == EMPTY:
+                yield region, None
+                continue
+            where = f"{key} inner chunk {list(local)}"
+            chunk = decode_chunk(raw[offset : offset + nbytes], spec.inner, inner, self.dtype, where)
+            yield region, chunk[tuple(slice(0, r.stop - r.start) for r in region)]
+
+
+def read_shard_index(raw: bytes, spec: ShardSpec, per_shard: tuple[int, ...], key: str) -> np.ndarray:
+    """The shard's index as a uint64 array shaped (*per_shard, 2), checked."""
+    checksum = any(c["name"] == "crc32c" for c in spec.index.compressors)
+    size = shard_index_size(per_shard, checksum)
+    if len(raw) < size:
+        msg = f"{key}: shard of {len(raw)} bytes is shorter than its index ({size} bytes)"
+        raise DecodeError(msg)
+    index = raw[len(raw) - size :] if spec.index_at_end else raw[:size]
+    data_end = len(raw) - size if spec.index_at_end else len(raw)
+    return parse_shard_index(index, per_shard, data_end, key, checksum=checksum, endian=spec.index.endian)
+
+
+def shard_index_size(per_shard: tuple[int, ...], checksum: bool) -> int:
+    """Bytes of a shard index: (offset, nbytes) per inner chunk, and a crc32c."""
+    return 16 * math.prod(per_shard) + (4 if checksum else 0)
+
+
+def parse_shard_index(
+    index: bytes, per_shard: tuple[int, ...], data_end: int, key: str, *, checksum: bool = True,
+    endian: str | None = "little",
+) -> np.ndarray:
+    """A shard index's bytes as a uint64 array shaped (*per_shard, 2), checked:
+    its crc32c, and every chunk it points to lying within the first ``data_end``
+    bytes of the shard (so not over the index itself). DecodeError otherwise.
+    Readers use it on whole shards; resume uses it on a shard's last bytes only."""
+    if checksum:
+        body, stored = index[:-4], index[-4:]
+        if struct.unpack("<I", stored)[0] != google_crc32c.value(body):
+            msg = f"{key}: the shard index checksum (crc32c) does not match"
+            raise DecodeError(msg)
+        index = body
+    order = ">" if endian == "big" else "<"
+    table = np.frombuffer(index, dtype=f"{order}u8").reshape((*per_shard, 2))
+    used = table.reshape(-1, 2)
+    used = used[~((used[:, 0] == EMPTY) & (used[:, 1] == EMPTY))]
+    if used.size and bool((used[:, 0].astype(object) + used[:, 1].astype(object) > data_end).any()):
+        msg = f"{key}: the shard index points past the end of the shard's data ({data_end} bytes)"
+        raise DecodeError(msg)
+    return table
+
+
+def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """One stored chunk, decoded to an array of ``shape`` (C order)."""
+    data: Any = raw
+    try:
+        for codec in reversed(chain.compressors):
+            data = _decode_bytes(codec, data)
+    except DecodeError as e:
+        raise DecodeError(f"{where}: {e}") from None
+    except Exception as e:  # whatever a decompressor throws at bad input
+        msg = f"{where}: cannot be decoded ({type(e).__name__}: {e})"
+        raise DecodeError(msg) from None
+    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    encoded_shape = list(shape)
+    for order in chain.transposes:
+        encoded_shape = [encoded_shape[o] for o in order]
+    expected = math.prod(shape) * dtype.itemsize
+    if buf.nbytes != expected:
+        msg = f"{where}: decodes to {buf.nbytes} bytes, expected {expected}"
+        raise DecodeError(msg)
+    arr = buf.view(dtype).reshape(encoded_shape)
+    for order in reversed(chain.transposes):
+        arr = arr.transpose(np.argsort(order))
+    return arr
+
+
+def _decode_bytes(codec: dict, data) -> bytes:
+    name = codec["name"]
+    config = codec.get("configuration") or {}
+    raw = bytes(data)
+    if name == "crc32c":
+        if len(raw) < 4:
+            msg = "too short for its crc32c checksum"
+            raise DecodeError(msg)
+        if struct.unpack("<I", raw[-4:])[0] != google_crc32c.value(raw[:-4]):
+            msg = "crc32c checksum does not match"
+            raise DecodeError(msg)
+        return raw[:-4]
+    if name == "blosc":
+        # c-blosc trusts the frame header's size: a truncated frame must be
+        # refused here, not read past its end.
+        if len(raw) < _BLOSC_HEADER.size or _BLOSC_HEADER.unpack_from(raw)[6] != len(raw):
+            msg = "Blosc frame is truncated or corrupt"
+            raise DecodeError(msg)
+        return numcodecs.Blosc().decode(raw)
+    if name == "zstd":
+        return numcodecs.Zstd().decode(raw)
+    if name == "gzip":
+        return numcodecs.GZip(level=int(config.get("level", 1))).decode(raw)
+    msg = f"codec {name!r} is not supported"
+    raise DecodeError(msg)
+
+
+# ---------------------------------------------------------------------------
+# metadata
+# ---------------------------------------------------------------------------
+
+
+def parse_fill_value(value: object, dtype: np.dtype) -> np.ndarray | None:
+    """The 0-d fill value, or None when ``value`` is not valid for ``dtype``."""
+    kind = dtype.kind
+
+    def real(v):
+        if isinstance(v, str) and v in _FLOAT_WORDS:
+            return _FLOAT_WORDS[v]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v
+        return None
+
+    if kind == "b":
+        return np.array(value, dtype=dtype) if isinstance(value, bool) else None
+    if kind in "iu":
+        if not _is_int(value):
+            return None
+        info = np.iinfo(dtype)
+        return np.array(value, dtype=dtype) if info.min <= value <= info.max else None
+    if kind == "f":
+        if isinstance(value, str) and value.startswith("0x"):
+            try:
+                bits = int(value, 16)
+            except ValueError:
+                return None
+            if bits >= 2 ** (8 * dtype.itemsize):
+                return None
+            return np.array(bits, dtype=f"u{dtype.itemsize}").view(dtype.newbyteorder("=")).astype(dtype)
+        v = real(value)
+        return None if v is None else np.array(v, dtype=dtype)
+    if kind == "c":
+        if not (isinstance(value, list) and len(value) == 2):
+            return None
+        re, im = real(value[0]), real(value[1])
+        return None if re is None or im is None else np.array(complex(re, im), dtype=dtype)
+    return None
+
+
+def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[int, ...] | None,
+                 errors: list[str], label: str = "codecs") -> CodecChain | None:
+    """Check a ``codecs`` list (recursively for sharding); append what is wrong
+    to ``errors``; the parsed chain when it can be read."""
+    if not isinstance(codecs, list) or not codecs:
+        errors.append(f"{label} must be a non-empty list")
+        return None
+    chain = CodecChain()
+    stage = 0  # 0: array->array, 1: after array->bytes
+    ok = True
+    for i, codec in enumerate(codecs):
+        where = f"{label}[{i}]"
+        if not isinstance(codec, dict) or not isinstance(codec.get("name"), str):
+            errors.append(f"{where} must be an object with a 'name'")
+            ok = False
+            continue
+        name = codec["name"]
+        config = codec.get("configuration", {})
+        if config is None or not isinstance(config, dict):
+            errors.append(f"{where} ({name}): 'configuration' must be an object")
+            ok = False
+            continue
+        if name not in REGISTERED_CODECS:
+            errors.append(
+                f"{where}: codec {name!r} is not a registered Zarr v3 codec "
+                f"(readers decode only {', '.join(sorted(REGISTERED_CODECS))})"
+            )
+            ok = False
+            continue
+        if name in ARRAY_TO_ARRAY:
+            if stage:
+                errors.append(f"{where}: {name} (array to array) must come before the bytes codec")
+                ok = False
+            order = config.get("order")
+            if not (isinstance(order, list) and sorted(order) == list(range(ndim)) and all(_is_int(o) for o in order)):
+                errors.append(f"{where}: transpose 'order' must be a permutation of 0..{ndim - 1}, not {order!r}")
+                ok = False
+            else:
+                chain.transposes.append(tuple(order))
+        elif name in ARRAY_TO_BYTES:
+            if stage:
+                errors.append(f"{where}: a second array-to-bytes codec ({name})")
+                ok = False
+                continue
+            stage = 1
+            if name == "bytes":
+                endian = config.get("endian")
+                if endian not in (None, "little", "big"):
+                    errors.append(f"{where}: bytes 'endian' must be \"little\" or \"big\", not {endian!r}")
+                    ok = False
+                elif endian is None and dtype is not None and dtype.itemsize > 1:
+                    errors.append(f"{where}: bytes codec needs an 'endian' for {dtype.itemsize}-byte data")
+                    ok = False
+                chain.endian = endian
+            else:
+                chain.shard = _parse_sharding(config, ndim, dtype, grid, errors, where)
+                ok = ok and chain.shard is not None
+        else:  # bytes -> bytes
+            if not stage:
+                errors.append(f"{where}: {name} (bytes to bytes) must come after the bytes codec")
+                ok = False
+            if not _check_compressor(name, config, errors, where):
+                ok = False
+            chain.compressors.append({"name": name, "configuration": config})
+    if not stage:
+        errors.append(f"{label}: no array-to-bytes codec ('bytes' or 'sharding_indexed')")
+        return None
+    return chain if ok else None
+
+
+def _check_compressor(name: str, config: dict, errors: list[str], where: str) -> bool:
+    ok = True
+    if name == "blosc":
+        if config.get("cname") not in BLOSC_CNAMES:
+            errors.append(f"{where}: blosc 'cname' must be one of {', '.join(BLOSC_CNAMES)}, not {config.get('cname')!r}")
+            ok = False
+        clevel = config.get("clevel")
+        if not (_is_int(clevel) and 0 <= clevel <= 9):
+            errors.append(f"{where}: blosc 'clevel' must be an integer 0..9, not {clevel!r}")
+            ok = False
+        if config.get("shuffle") not in BLOSC_SHUFFLES:
+            errors.append(f"{where}: blosc 'shuffle' must be one of {', '.join(BLOSC_SHUFFLES)}, not {config.get('shuffle')!r}")
+            ok = False
+        for key in ("typesize", "blocksize"):
+            if key in config and not (_is_int(config[key]) and config[key] >= 0):
+                errors.append(f"{where}: blosc '{key}' must be a non-negative integer")
+                ok = False
+    elif name == "gzip":
+        level = config.get("level")
+        if not (_is_int(level) and 0 <= level <= 9):
+            errors.append(f"{where}: gzip 'level' must be an integer 0..9, not {level!r}")
+            ok = False
+    elif name == "zstd":
+        level = config.get("level")
+        if not _is_int(level):
+            errors.append(f"{where}: zstd 'level' must be an integer, not {level!r}")
+            ok = False
+        if "checksum" in config and not isinstance(config["checksum"], bool):
+            errors.append(f"{where}: zstd 'checksum' must be true or false")
+            ok = False
+    return ok
+
+
+def _parse_sharding(config: dict, ndim: int, dtype, grid, errors: list[str], where: str) -> ShardSpec | None:
+    chunk_shape = config.get("chunk_shape")
+    if not (_int_list(chunk_shape, positive=True) and len(chunk_shape) == ndim):
+        errors.append(f"{where}: sharding 'chunk_shape' must be {ndim} positive integers, not {chunk_shape!r}")
+        return None
+    chunk_shape = tuple(chunk_shape)
+    ok = True
+    if grid is not None and any(g % c for g, c in zip(grid, chunk_shape)):
+        errors.append(
+            f"shard shape {list(grid)} is not a multiple of the inner chunk shape {list(chunk_shape)}"
+        )
+        ok = False
+    inner = parse_codecs(config.get("codecs"), ndim, dtype, None, errors, f"{where}.codecs")
+    if inner is not None and inner.shard is not None:
+        errors.append(f"{where}: nested sharding is not supported here")
+        ok = False
+    index = parse_codecs(config.get("index_codecs"), 1, np.dtype("u8"), None, errors, f"{where}.index_codecs")
+    if index is not None and (index.transposes or index.shard or any(c["name"] not in ("crc32c",) for c in index.compressors)):
+        errors.append(f"{where}: index_codecs must be 'bytes' optionally followed by 'crc32c'")
+        ok = False
+    location = config.get("index_location", "end")
+    if location not in ("start", "end"):
+        errors.append(f"{where}: 'index_location' must be \"start\" or \"end\", not {location!r}")
+        ok = False
+    if not ok or inner is None or index is None:
+        return None
+    return ShardSpec(chunk_shape, inner, index, location == "end")
+
+
+def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
+    """Check an array's zarr.json against the Zarr v3 specification; append
+    what is wrong to ``errors``; a readable V3Array when nothing is."""
+    n_errors = len(errors)
+    if meta.get("zarr_format") != 3:
+        errors.append(f"zarr_format is {meta.get('zarr_format')!r}, expected 3")
+    shape = meta.get("shape")
+    if not _int_list(shape, positive=False):
+        errors.append(f"'shape' must be a list of non-negative integers, not {shape!r}")
+        return None
+    ndim = len(shape)
+    name = meta.get("data_type")
+    dtype = DATA_TYPES.get(name) if isinstance(name, str) else None
+    if dtype is None:
+        errors.append(f"data_type {name!r} is not a Zarr v3 core data type")
+    grid = None
+    cg = meta.get("chunk_grid")
+    if not (isinstance(cg, dict) and cg.get("name") == "regular" and isinstance(cg.get("configuration"), dict)):
+        errors.append("chunk_grid must be {\"name\": \"regular\", \"configuration\": {\"chunk_shape\": [...]}}")
+    else:
+        cs = cg["configuration"].get("chunk_shape")
+        if not (_int_list(cs, positive=True) and len(cs) == ndim):
+            errors.append(f"chunk_grid chunk_shape must be {ndim} positive integers, not {cs!r}")
+        else:
+            grid = tuple(cs)
+    separator, v2_keys = "/", False
+    cke = meta.get("chunk_key_encoding")
+    if not isinstance(cke, dict) or cke.get("name") not in ("default", "v2"):
+        errors.append(f"chunk_key_encoding must be 'default' or 'v2', not {cke!r}")
+    else:
+        v2_keys = cke["name"] == "v2"
+        separator = (cke.get("configuration") or {}).get("separator", "." if v2_keys else "/")
+        if separator not in ("/", "."):
+            errors.append(f"chunk_key_encoding separator must be \"/\" or \".\", not {separator!r}")
+    fill = None
+    if "fill_value" not in meta:
+        errors.append("'fill_value' is missing")
+    elif dtype is not None:
+        fill = parse_fill_value(meta["fill_value"], dtype)
+        if fill is None:
+            errors.append(f"fill_value {meta['fill_value']!r} is not valid for data type {name}")
+    chain = parse_codecs(meta.get("codecs"), ndim, dtype, grid, errors)
+    names = meta.get("dimension_names")
+    if names is not None:
+        if not isinstance(names, list) or not all(n is None or isinstance(n, str) for n in names):
+            errors.append(f"dimension_names must be a list of strings or null, not {names!r}")
+        elif len(names) != ndim:
+            errors.append(f"dimension_names has {len(names)} entries for {ndim} dimensions")
+    for key in ("storage_transformers",):
+        if meta.get(key):
+            errors.append(f"'{key}' is not supported by OME-Zarr readers")
+    if len(errors) > n_errors or chain is None or dtype is None or grid is None or fill is None:
+        return None
+    endian = chain.shard.inner.endian if chain.shard else chain.endian
+    if dtype.itemsize > 1 or dtype.kind == "c":
+        dtype = dtype.newbyteorder(">" if endian == "big" else "<")
+    return V3Array(tuple(shape), dtype, fill.astype(dtype), grid, separator, v2_keys, chain, names)
