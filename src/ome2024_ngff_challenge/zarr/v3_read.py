@@ -6,9 +6,16 @@ Only the codecs registered in the Zarr v3 specification are understood (bytes,
 transpose, blosc, gzip, zstd, crc32c, sharding_indexed); an array using any
 other codec is reported, not read.
 
+Every codec chain the specification allows with these codecs is read:
+transpose codecs before ``sharding_indexed`` reorder the whole shard before it
+is cut into inner chunks, bytes-to-bytes codecs after it encode the whole
+shard's bytes (index included), and the index codecs may hold transposes and
+crc32c checksums. Nested sharding is refused as unsupported.
+
 Reading is streamed: one stored object (a shard or a chunk) is fetched at a time
 and a shard is decoded inner chunk by inner chunk, so memory holds one
-compressed shard and one decoded inner chunk.
+compressed shard and one decoded inner chunk (and, only when bytes-to-bytes
+codecs follow ``sharding_indexed``, the shard's decoded bytes).
 """
 
 from __future__ import annotations
@@ -72,6 +79,18 @@ class CodecChain:
             ["sharding_indexed"] if self.shard else ["bytes"]
         ) + [c["name"] for c in self.compressors]
 
+    def permutation(self, ndim: int) -> tuple[int, ...]:
+        """The transposes as one: axis j of the encoded array is axis
+        ``permutation[j]`` of the decoded one."""
+        return transposed(tuple(range(ndim)), self.transposes)
+
+
+def transposed(shape: tuple[int, ...], transposes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """``shape`` after the transpose codecs (in encoding order)."""
+    for order in transposes:
+        shape = tuple(shape[o] for o in order)
+    return shape
+
 
 @dataclass
 class ShardSpec:
@@ -107,8 +126,11 @@ class V3Array:
 
     @property
     def object_nbytes(self) -> int:
-        """Uncompressed size of one stored object (a shard, or a chunk)."""
-        return math.prod(self.grid) * self.dtype.itemsize
+        """Uncompressed size of one stored object (a shard, or a chunk); twice
+        that for a shard whose whole bytes are compressed (bytes-to-bytes
+        codecs after sharding_indexed), which is held decoded while read."""
+        nbytes = math.prod(self.grid) * self.dtype.itemsize
+        return 2 * nbytes if self.chain.shard and self.chain.compressors else nbytes
 
     def blocks(self, store: Store, path: str) -> Iterator[tuple[tuple[slice, ...], np.ndarray | None]]:
         """Every inner chunk of the array, in storage order (see blocks_at)."""
@@ -137,15 +159,26 @@ class V3Array:
         return tuple(slice(o, min(o + n, s)) for o, n, s in zip(origin, size, self.shape))
 
     def _shard_blocks(self, raw: bytes | None, origin: tuple[int, ...], key: str):
-        spec = self.chain.shard
+        """The transposes before sharding_indexed turn the shard into the array
+        the sharding codec cuts into inner chunks (``local`` indexes that
+        array's chunk grid); each inner chunk is still a box of the shard, with
+        its axes permuted, so it is decoded and turned back on its own."""
+        spec, chain = self.chain.shard, self.chain
         inner = spec.chunk_shape
-        per_shard = tuple(g // c for g, c in zip(self.grid, inner))
+        perm = chain.permutation(len(self.shape))
+        back = tuple(int(a) for a in np.argsort(perm)) if chain.transposes else None
+        per_shard = tuple(g // c for g, c in zip(transposed(self.grid, chain.transposes), inner))
+        if raw is not None and chain.compressors:
+            raw = decode_bytes(raw, chain.compressors, key)
         table = None if raw is None else read_shard_index(raw, spec, per_shard, key)
         for local in itertools.product(*(range(n) for n in per_shard)):
-            start = tuple(o + i * c for o, i, c in zip(origin, local, inner))
+            start, size = list(origin), list(self.grid)
+            for j, axis in enumerate(perm):
+                start[axis] += local[j] * inner[j]
+                size[axis] = inner[j]
             if any(a >= s for a, s in zip(start, self.shape)):
                 continue  # an inner chunk wholly outside the array
-            region = self._region(start, inner)
+            region = self._region(tuple(start), tuple(size))
             if table is None:
                 yield region, None
                 continue
@@ -155,42 +188,53 @@ class V3Array:
                 continue
             where = f"{key} inner chunk {list(local)}"
             chunk = decode_chunk(raw[offset : offset + nbytes], spec.inner, inner, self.dtype, where)
+            if back is not None:
+                chunk = chunk.transpose(back)
             yield region, chunk[tuple(slice(0, r.stop - r.start) for r in region)]
 
 
 def read_shard_index(raw: bytes, spec: ShardSpec, per_shard: tuple[int, ...], key: str) -> np.ndarray:
-    """The shard's index as a uint64 array shaped (*per_shard, 2), checked."""
-    checksum = any(c["name"] == "crc32c" for c in spec.index.compressors)
-    size = shard_index_size(per_shard, checksum)
+    """The index of a shard (its bytes, after any codecs following
+    sharding_indexed are undone) as a uint64 array shaped (*per_shard, 2), checked."""
+    checksums = sum(c["name"] == "crc32c" for c in spec.index.compressors)
+    size = shard_index_size(per_shard, checksums)
     if len(raw) < size:
         msg = f"{key}: shard of {len(raw)} bytes is shorter than its index ({size} bytes)"
         raise DecodeError(msg)
     index = raw[len(raw) - size :] if spec.index_at_end else raw[:size]
     data_end = len(raw) - size if spec.index_at_end else len(raw)
-    return parse_shard_index(index, per_shard, data_end, key, checksum=checksum, endian=spec.index.endian)
+    return parse_shard_index(index, per_shard, data_end, key, checksum=checksums, endian=spec.index.endian,
+                             transposes=spec.index.transposes)
 
 
-def shard_index_size(per_shard: tuple[int, ...], checksum: bool) -> int:
-    """Bytes of a shard index: (offset, nbytes) per inner chunk, and a crc32c."""
-    return 16 * math.prod(per_shard) + (4 if checksum else 0)
+def shard_index_size(per_shard: tuple[int, ...], checksum: bool | int) -> int:
+    """Bytes of a shard index: (offset, nbytes) per inner chunk, and its
+    crc32c (``checksum``: whether there is one, or how many)."""
+    return 16 * math.prod(per_shard) + 4 * int(checksum)
 
 
 def parse_shard_index(
-    index: bytes, per_shard: tuple[int, ...], data_end: int, key: str, *, checksum: bool = True,
-    endian: str | None = "little",
+    index: bytes, per_shard: tuple[int, ...], data_end: int, key: str, *, checksum: bool | int = True,
+    endian: str | None = "little", transposes: list[tuple[int, ...]] = (),
 ) -> np.ndarray:
     """A shard index's bytes as a uint64 array shaped (*per_shard, 2), checked:
-    its crc32c, and every chunk it points to lying within the first ``data_end``
-    bytes of the shard (so not over the index itself). DecodeError otherwise.
+    its crc32c (``checksum``: whether there is one, or how many, the last
+    written last), and every chunk it points to lying within the first
+    ``data_end`` bytes of the shard (so not over the index itself);
+    ``transposes`` are those of the index codecs. DecodeError otherwise.
     Readers use it on whole shards; resume uses it on a shard's last bytes only."""
-    if checksum:
+    for _ in range(int(checksum)):
         body, stored = index[:-4], index[-4:]
         if struct.unpack("<I", stored)[0] != google_crc32c.value(body):
             msg = f"{key}: the shard index checksum (crc32c) does not match"
             raise DecodeError(msg)
         index = body
     order = ">" if endian == "big" else "<"
-    table = np.frombuffer(index, dtype=f"{order}u8").reshape((*per_shard, 2))
+    shape = (*per_shard, 2)
+    table = np.frombuffer(index, dtype=f"{order}u8").reshape(transposed(shape, list(transposes)))
+    if transposes:
+        perm = transposed(tuple(range(len(shape))), list(transposes))
+        table = table.transpose(np.argsort(perm))
     used = table.reshape(-1, 2)
     used = used[~((used[:, 0] == EMPTY) & (used[:, 1] == EMPTY))]
     if used.size and bool((used[:, 0].astype(object) + used[:, 1].astype(object) > data_end).any()):
@@ -199,28 +243,33 @@ def parse_shard_index(
     return table
 
 
-def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
-    """One stored chunk, decoded to an array of ``shape`` (C order)."""
+def decode_bytes(raw: bytes, compressors: list[dict], where: str) -> bytes:
+    """Undo bytes-to-bytes codecs (given in encoding order); DecodeError naming
+    ``where`` when the data does not decode."""
     data: Any = raw
     try:
-        for codec in reversed(chain.compressors):
+        for codec in reversed(compressors):
             data = _decode_bytes(codec, data)
     except DecodeError as e:
         raise DecodeError(f"{where}: {e}") from None
     except Exception as e:  # whatever a decompressor throws at bad input
         msg = f"{where}: cannot be decoded ({type(e).__name__}: {e})"
         raise DecodeError(msg) from None
+    return data
+
+
+def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """One stored chunk (of a chain with the bytes codec), decoded to an array
+    of ``shape`` (C order)."""
+    data = decode_bytes(raw, chain.compressors, where)
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
-    encoded_shape = list(shape)
-    for order in chain.transposes:
-        encoded_shape = [encoded_shape[o] for o in order]
     expected = math.prod(shape) * dtype.itemsize
     if buf.nbytes != expected:
         msg = f"{where}: decodes to {buf.nbytes} bytes, expected {expected}"
         raise DecodeError(msg)
-    arr = buf.view(dtype).reshape(encoded_shape)
-    for order in reversed(chain.transposes):
-        arr = arr.transpose(np.argsort(order))
+    arr = buf.view(dtype).reshape(transposed(shape, chain.transposes))
+    if chain.transposes:
+        arr = arr.transpose(np.argsort(chain.permutation(len(shape))))
     return arr
 
 
@@ -348,7 +397,7 @@ def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[
                     ok = False
                 chain.endian = endian
             else:
-                chain.shard = _parse_sharding(config, ndim, dtype, grid, errors, where)
+                chain.shard = _parse_sharding(config, ndim, dtype, grid, chain.transposes, errors, where)
                 ok = ok and chain.shard is not None
         else:  # bytes -> bytes
             if not stage:
@@ -396,25 +445,33 @@ def _check_compressor(name: str, config: dict, errors: list[str], where: str) ->
     return ok
 
 
-def _parse_sharding(config: dict, ndim: int, dtype, grid, errors: list[str], where: str) -> ShardSpec | None:
+def _parse_sharding(config: dict, ndim: int, dtype, grid, transposes: list[tuple[int, ...]], errors: list[str],
+                    where: str) -> ShardSpec | None:
+    """``grid``: the shard shape (None when unknown); ``transposes``: those
+    before sharding_indexed, which hand it the shard with its axes permuted."""
     chunk_shape = config.get("chunk_shape")
     if not (_int_list(chunk_shape, positive=True) and len(chunk_shape) == ndim):
         errors.append(f"{where}: sharding 'chunk_shape' must be {ndim} positive integers, not {chunk_shape!r}")
         return None
     chunk_shape = tuple(chunk_shape)
     ok = True
-    if grid is not None and any(g % c for g, c in zip(grid, chunk_shape)):
+    shard = None if grid is None else transposed(grid, transposes)
+    if shard is not None and any(g % c for g, c in zip(shard, chunk_shape)):
+        after = f" ({list(shard)} after the transpose codecs before sharding_indexed)" if shard != grid else ""
         errors.append(
-            f"shard shape {list(grid)} is not a multiple of the inner chunk shape {list(chunk_shape)}"
+            f"shard shape {list(grid)}{after} is not a multiple of the inner chunk shape {list(chunk_shape)}"
         )
         ok = False
     inner = parse_codecs(config.get("codecs"), ndim, dtype, None, errors, f"{where}.codecs")
     if inner is not None and inner.shard is not None:
-        errors.append(f"{where}: nested sharding is not supported here")
+        errors.append(f"{where}.codecs: nested sharding (sharding_indexed within sharding_indexed) "
+                      "is valid Zarr v3 but not supported by this reader")
         ok = False
-    index = parse_codecs(config.get("index_codecs"), 1, np.dtype("u8"), None, errors, f"{where}.index_codecs")
-    if index is not None and (index.transposes or index.shard or any(c["name"] not in ("crc32c",) for c in index.compressors)):
-        errors.append(f"{where}: index_codecs must be 'bytes' optionally followed by 'crc32c'")
+    # the index is a uint64 array shaped (*chunks per shard, 2)
+    index = parse_codecs(config.get("index_codecs"), ndim + 1, np.dtype("u8"), None, errors, f"{where}.index_codecs")
+    if index is not None and (index.shard or any(c["name"] != "crc32c" for c in index.compressors)):
+        errors.append(f"{where}: index_codecs may hold only transpose, bytes and crc32c (the index has a fixed size), "
+                      f"not {', '.join(index.names)}")
         ok = False
     location = config.get("index_location", "end")
     if location not in ("start", "end"):
