@@ -32,9 +32,9 @@ from zarr.codecs import (
 )
 
 import ome2024_ngff_challenge
-from ome2024_ngff_challenge import samples
 from ome2024_ngff_challenge.stores import LocalStore
-from ome2024_ngff_challenge.v3_array import DecodeError, parse_array_meta
+from ome2024_ngff_challenge.testing import samples
+from ome2024_ngff_challenge.zarr.v3_read import DecodeError, parse_array_meta
 
 # zarr-python on codecs after sharding_indexed: "disables partial reads and writes"
 pytestmark = pytest.mark.filterwarnings("ignore:Combining a `sharding_indexed` codec:UserWarning")
