@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from numcodecs import Blosc, blosc
 
-from ome2024_ngff_challenge.samples import multiscales_04, omero_04, write_v2_group
+from ome2024_ngff_challenge.testing.samples import multiscales_04, omero_04, write_v2_group
 
 blosc.use_threads = False  # GIL-free context functions in the worker threads
 

@@ -482,3 +482,16 @@ def test_accepts_what_ome_zarr_py_writes(tmp_path):
     assert run("update", path, *CRATE)[0] == 0
     rc, report = validate_json(path)
     assert rc == 0, report
+
+
+def test_channel_less_labels_under_a_channel_image_are_valid(tmp_path):
+    """Labels z,y,x under an image c,z,y,x (every Fractal dataset): the spec asks
+    for as many levels, not the same axes."""
+    from ome2024_ngff_challenge.testing import samples
+
+    src = tmp_path / "in.zarr"
+    samples.write_image(src, samples.pattern((2, 3, 40, 50), "<u2", 3), "czyx", levels=2, chunks=(1, 1, 20, 25))
+    samples.write_labels(src, {"nuclei": samples.label_blobs((3, 40, 50), 5, "<u4", 4)}, "zyx", levels=2)
+    out = convert(src, tmp_path / "out.zarr")
+    rc, report = validate_json(out, "--against", src)
+    assert rc == 0 and report["errors"] == [] and report["compared"] == 4, report

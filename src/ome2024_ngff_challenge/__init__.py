@@ -4,14 +4,7 @@ The Python API (see ``api``): ``resave``, ``write_details``, ``validate``,
 ``update`` and ``lookup``, with ``S3Options`` and the errors of ``errors``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ome2024-ngff-challenge")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
-TOOL_NAME = "ome2024-ngff-challenge"
+from .about import TOOL_NAME, __version__
 
 _API = ("resave", "write_details", "validate", "update", "lookup", "S3Options")
 __all__ = [*_API, "TOOL_NAME", "__version__"]

@@ -26,6 +26,18 @@ def option(name: str, value: object = None) -> str:
     return f"{_START}{name}{_SEP}{value}{_START}"
 
 
+def render_options(text: str, spelling: Mapping[str, str] | None = None) -> str:
+    """``text`` with each option reference spelled by ``spelling`` (option name
+    -> how the reader writes it; default: the name itself)."""
+
+    def spell(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        word = (spelling or {}).get(name, name)
+        return word if value is None else f"{word}={value}"
+
+    return _OPTION.sub(spell, text)
+
+
 class UserError(Exception):
     """Bad input, bad options or a refused action.
 
@@ -36,14 +48,7 @@ class UserError(Exception):
     def render(self, spelling: Mapping[str, str] | None = None) -> str:
         """The message with each option reference spelled by ``spelling``
         (option name -> how the reader writes it; default: the name itself)."""
-        text = str(self.args[0]) if self.args else ""
-
-        def spell(match: re.Match) -> str:
-            name, value = match.group(1), match.group(2)
-            word = (spelling or {}).get(name, name)
-            return word if value is None else f"{word}={value}"
-
-        return _OPTION.sub(spell, text)
+        return render_options(str(self.args[0]) if self.args else "", spelling)
 
     def __str__(self) -> str:
         return self.render()

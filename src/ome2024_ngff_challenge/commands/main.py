@@ -13,13 +13,13 @@ import logging
 import sys
 import textwrap
 
-from .. import TOOL_NAME, __version__
+from ..about import TOOL_NAME, __version__
 from ..errors import UserError
+from ..stores.traced import TRACE
 from . import example, lookup, resave, update, validate
 from .options import SPELLING, OneLineParser
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-TRACE = 5
 LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
               "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
 COMMANDS = {"resave": resave, "validate": validate, "update": update, "lookup": lookup, "example": example}
@@ -57,13 +57,6 @@ def setup_logging(level_name: str) -> None:
     LOG.handlers[:] = [handler]
     LOG.setLevel(LOG_LEVELS[level_name])
     LOG.propagate = False
-    if level_name == "trace":
-        # every request the remote stores make: obstore logs them through the
-        # Rust 'log' bridge into Python's logging as DEBUG records
-        for name in ("obstore", "object_store"):
-            other = logging.getLogger(name)
-            other.handlers[:] = [handler]
-            other.setLevel(logging.DEBUG)
 
 
 def main(argv: list[str] | None = None) -> int:

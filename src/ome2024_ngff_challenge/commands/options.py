@@ -27,6 +27,8 @@ SPELLING = {
     "ols_url": "--ols-url",
     "ontology": "--ontology",
     "against": "--against",
+    **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
+       for what in ("bucket", "endpoint", "anon", "region")},
 }
 
 LOG_LEVEL_NAMES = ("error", "warn", "warning", "info", "debug", "trace")
@@ -53,7 +55,7 @@ def positive_int(text: str) -> int:
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=list(LOG_LEVEL_NAMES), default="warn", metavar="LEVEL",
                         help="error, warn (default), info, debug or trace; debug shows tracebacks, "
-                        "trace also every request to a remote store")
+                        "trace also every read and write of a store, with its size and time")
 
 
 def add_location_options(parser: argparse.ArgumentParser, role: str, what: str) -> None:

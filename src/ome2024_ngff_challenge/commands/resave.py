@@ -11,7 +11,8 @@ import argparse
 import logging
 import os
 
-from .. import TOOL_NAME, api
+from .. import api
+from ..about import TOOL_NAME
 from ..executors import (
     DaskExecutor,
     Executor,

@@ -8,7 +8,7 @@ import json
 import sys
 
 from .. import api
-from .options import add_common, add_location_options, s3_options
+from .options import SPELLING, add_common, add_location_options, s3_options
 
 EXAMPLES = """\
 examples:
@@ -40,6 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args, parser: argparse.ArgumentParser) -> int:
     report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"))
     against = args.against is not None
+    report.spelling = SPELLING
     if args.json:
         json.dump(report.to_json(against), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

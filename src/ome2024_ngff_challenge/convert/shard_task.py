@@ -14,13 +14,13 @@ import itertools
 import math
 from collections import OrderedDict
 
-import google_crc32c
 import numpy as np
 
 from ..stores.base import Store, join
 from ..zarr.chunk_keys import default_chunk_key
 from ..zarr.codecs import check_blosc_frame
-from ..zarr.v3_read import EMPTY, DecodeError, parse_shard_index, shard_index_size
+from ..zarr.codecs import DecodeError
+from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
 from .stats import TaskResult
 
 
@@ -217,7 +217,7 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
     shards = job.layout.shards
     per_shard = tuple(s // c for s, c in zip(shards, chunks))
     origin = tuple(i * s for i, s in zip(index, shards))
-    table = np.full((math.prod(per_shard), 2), EMPTY, dtype="<u8")
+    table = new_shard_index(per_shard)
     with contextlib.ExitStack() as stack:
         stream = None
         offset = 0
@@ -233,9 +233,8 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
             offset += len(data)
             result.chunks_written += 1
         if stream is not None:
-            index_bytes = table.tobytes()
-            checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
-            stream.write(index_bytes + checksum)
-            result.bytes_written = offset + len(index_bytes) + len(checksum)
+            index = encode_shard_index(table)
+            stream.write(index)
+            result.bytes_written = offset + len(index)
     result.bytes_read = cache.bytes_read
     return result

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from .. import TOOL_NAME, __version__
+from ..about import TOOL_NAME, __version__
 from ..errors import UserError, option
 from .ontology_terms import FBBI, NCBITAXON, TERMS, Term
 

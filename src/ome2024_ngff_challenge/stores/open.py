@@ -15,9 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
+import logging
+
+from ..errors import UserError, option
 from .base import Store
 from .local import LocalStore
+from .traced import TRACE, TracedStore
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
 
 REMOTE_SCHEMES = ("s3://", "http://", "https://")
 
@@ -40,7 +45,15 @@ def is_remote(path: str) -> bool:
     return path.startswith(REMOTE_SCHEMES)
 
 
-def open_store(
+def open_store(*args, **kwargs) -> Store:
+    """See ``_open_store``; with ``--log trace``, every call on the store is logged."""
+    store = _open_store(*args, **kwargs)
+    if LOG.isEnabledFor(TRACE):
+        return TracedStore(store)
+    return store
+
+
+def _open_store(
     path: str,
     *,
     role: str = "input",
@@ -57,14 +70,14 @@ def open_store(
         from .http import HTTPStore  # noqa: PLC0415
 
         if bucket:
-            msg = f"--{role}-bucket: not with an http(s):// {role} (give the path in the bucket instead of a URL)"
+            msg = f"{option(role + '_bucket')}: not with an http(s):// {role} (give the path in the bucket instead of a URL)"
             raise UserError(msg)
         if endpoint or region:
-            msg = f"--{role}-endpoint/--{role}-region: for S3 locations, not for an http(s):// URL"
+            msg = f"{option(role + '_endpoint')}/{option(role + '_region')}: for S3 locations, not for an http(s):// URL"
             raise UserError(msg)
         store = HTTPStore(path)
         if role != "input" and not store.supports_writes:
-            msg = f"{store.describe()}: HTTP(S) is read-only; write to a folder, s3://BUCKET/PREFIX or --{role}-bucket"
+            msg = f"{store.describe()}: HTTP(S) is read-only; write to a folder, s3://BUCKET/PREFIX or {option(role + '_bucket')}"
             raise UserError(msg)
         return store
     if path.startswith("s3://") or bucket:
@@ -72,14 +85,14 @@ def open_store(
 
         if path.startswith("s3://"):
             if bucket:
-                msg = f"{path}: give either an s3:// URL or --{role}-bucket with a path, not both"
+                msg = f"{path}: give either an s3:// URL or {option(role + '_bucket')} with a path, not both"
                 raise UserError(msg)
             bucket, prefix = parse_s3_url(path)
         else:
             prefix = path
         return S3Store(bucket, prefix, endpoint=endpoint, region=region, anon=anon, role=role)
     if endpoint or anon or region:
-        msg = f"--{role}-endpoint/--{role}-anon/--{role}-region need --{role}-bucket or an s3:// path"
+        msg = f"{option(role + '_endpoint')}/{option(role + '_anon')}/{option(role + '_region')} need {option(role + '_bucket')} or an s3:// path"
         raise UserError(msg)
     return LocalStore(path)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..convert.plan import LayoutRequest, Planner
-from ..errors import UserError
+from ..errors import UserError, option
 from ..stores.base import Store
 from ..zarr.codecs import DEFAULT_COMPRESSION
 from ..zarr.v3_read import DecodeError, V3Array
@@ -57,7 +57,7 @@ def compare_with_source(validator: Validator, src: Store) -> None:
     try:
         plan = Planner(src, LayoutRequest(), DEFAULT_COMPRESSION, creator={}).walk()
     except UserError as e:
-        report.error("", f"--against: the source cannot be read ({e})")
+        report.error("", f"{option('against')}: the source cannot be read ({e})")
         return
     sources = {job.path: job.source for job in plan.arrays}
     for path in sources:

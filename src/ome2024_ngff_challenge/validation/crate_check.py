@@ -3,7 +3,7 @@ license, organism and modality the challenge asks for (warnings when missing).""
 
 from __future__ import annotations
 
-from ..errors import UserError
+from ..errors import UserError, option
 from ..ome.rocrate import (
     METADATA_ID,
     read_crate_info,
@@ -24,8 +24,8 @@ def check_crate(store: Store, report: Report) -> None:
         return
     if crate is None:
         report.error(key, "missing: the challenge needs an RO-Crate with license, organism and modality "
-                     "(add it with 'ome2024-ngff-challenge update TARGET --cc-by --rocrate-organism=... "
-                     "--rocrate-modality=...')")
+                     f"(add it with 'ome2024-ngff-challenge update TARGET {option('license', 'cc-by')} "
+                     f"{option('organism', '...')} {option('modality', '...')}')")
         return
     graph = crate.get("@graph") if isinstance(crate, dict) else None
     if not isinstance(graph, list):
@@ -48,8 +48,7 @@ def check_crate(store: Store, report: Report) -> None:
     if "Dataset" not in (types if isinstance(types, list) else [types]):
         report.error(key, f"the root entity {root_id!r} is not of @type Dataset")
     info = read_crate_info(crate)
-    hints = {"license": "--cc-by, --cc0 or --rocrate-license", "organism": "--rocrate-organism",
-             "modality": "--rocrate-modality"}
+    hints = {"license": option("license"), "organism": option("organism"), "modality": option("modality")}
     for missing in info.missing():
         report.warn(key, f"no {missing}: the challenge asks for one (add it with 'update TARGET {hints[missing]}')")
     checks = (("license", info.license, validate_license), ("organism", info.organism, validate_organism),

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import render_options
 from ..ome import v05_rules as rules
 from ..stores.base import Store
 
 
 @dataclass
 class Report:
+    """Each entry is {"path", "location", "message"}. Messages name options
+    with errors.option(); they read with the API's names unless ``spelling``
+    says otherwise (the command line sets its flags)."""
+
     store: Store
-    errors: list[dict] = field(default_factory=list)
-    warnings: list[dict] = field(default_factory=list)
     groups: int = 0
     arrays: int = 0
     compared: int = 0
+    spelling: dict | None = None
+    _errors: list[dict] = field(default_factory=list)
+    _warnings: list[dict] = field(default_factory=list)
     _seen: set = field(default_factory=set)
+
+    def _rendered(self, entries: list[dict]) -> list[dict]:
+        return [{**e, "message": render_options(e["message"], self.spelling)} for e in entries]
+
+    @property
+    def errors(self) -> list[dict]:
+        return self._rendered(self._errors)
+
+    @property
+    def warnings(self) -> list[dict]:
+        return self._rendered(self._warnings)
 
     def add(self, level: str, path: str, message: str) -> None:
         key = (level, path, message)
@@ -24,7 +41,7 @@ class Report:
             return
         self._seen.add(key)
         entry = {"path": path or ".", "location": self.store.describe(path), "message": message}
-        (self.errors if level == rules.ERROR else self.warnings).append(entry)
+        (self._errors if level == rules.ERROR else self._warnings).append(entry)
 
     def error(self, path: str, message: str) -> None:
         self.add(rules.ERROR, path, message)
@@ -38,7 +55,7 @@ class Report:
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        return not self._errors
 
     def to_json(self, against: bool) -> dict:
         out = {"valid": self.valid, "errors": self.errors, "warnings": self.warnings,
@@ -50,4 +67,4 @@ class Report:
     def summary(self, against: bool) -> str:
         compared = f", {self.compared} compared voxel by voxel with the source" if against else ""
         return (f"{'valid' if self.valid else 'invalid'}: {self.groups} groups, {self.arrays} arrays checked"
-                f"{compared}, {len(self.errors)} errors, {len(self.warnings)} warnings")
+                f"{compared}, {len(self._errors)} errors, {len(self._warnings)} warnings")

@@ -208,14 +208,15 @@ class Validator:
         if len(info.shapes) != len(parent.shapes):
             self.report.error(path, f"label image has {len(info.shapes)} resolution levels but its image has "
                               f"{len(parent.shapes)}")
-        if len(info.axes) != len(parent.axes):
-            self.report.error(path, f"label image has {len(info.axes)} axes but its image has {len(parent.axes)}")
-            return
+        # the spec asks for as many levels, not the same axes: labels without
+        # the image's channel axis (z,y,x under c,z,y,x) are usual; the spatial
+        # axes they share are compared by name
+        spatial = [(info.axes.index(name), i) for i, (name, t) in enumerate(zip(parent.axes, parent.types))
+                   if t == "space" and name in info.axes]
         for level, (mine, theirs) in enumerate(zip(info.shapes, parent.shapes)):
-            if mine is None or theirs is None or len(mine) != len(theirs):
+            if mine is None or theirs is None or len(mine) != len(info.axes) or len(theirs) != len(parent.axes):
                 continue
-            spatial = [i for i, t in enumerate(parent.types) if t == "space"]
-            if any(mine[i] != theirs[i] for i in spatial):
+            if any(mine[m] != theirs[t] for m, t in spatial):
                 self.report.warn(path, f"level {level}: label shape {list(mine)} differs from the image's {list(theirs)} "
                                  "in the spatial axes")
 

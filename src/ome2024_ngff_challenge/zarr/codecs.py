@@ -1,21 +1,33 @@
-"""The compressors of Zarr chunks: the output's (a v3 codec after ``bytes``,
-encoded with numcodecs), which v2 compressors a v3 codec can describe as they
-are (for byte copy), and the one check every Blosc reader here needs.
+"""The bytes-to-bytes codecs of Zarr v3, in one place: each registered codec
+(blosc, gzip, zstd, crc32c) as one class that checks its configuration and
+decodes its bytes (``V3_BYTES_CODECS``); the output's compression (a v3 codec
+after ``bytes``, encoded with numcodecs); which v2 compressors a v3 codec can
+describe as they are (for byte copy); and the Blosc frame check every Blosc
+reader here needs.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import ClassVar
 
+import google_crc32c
 import numcodecs
 import numpy as np
 
 from ..errors import UserError, option
+from ..json_values import is_int
 
 # Blosc 1 frame header: version, versionlz, flags, typesize (one byte each),
 # then nbytes (decoded size), blocksize, cbytes (frame size): uint32 little-endian.
 BLOSC_HEADER = struct.Struct("<BBBBIII")
+
+
+# Blosc compressors: those we write, and those v3 readers decode.
+BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
+BLOSC_V3_CNAMES = (*BLOSC_CNAMES, "snappy")
+BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 
 
 class BloscFrameError(ValueError):
@@ -36,6 +48,107 @@ def check_blosc_frame(raw: bytes) -> int:
         msg = f"Blosc header says {cbytes} bytes, {len(raw)} stored"
         raise BloscFrameError(msg)
     return nbytes
+
+
+class DecodeError(Exception):
+    """Stored bytes that do not decode to what the metadata promises (the
+    message says why)."""
+
+
+def crc32c_bytes(data: bytes) -> bytes:
+    """The crc32c codec's checksum of ``data``, as it follows the data."""
+    return struct.pack("<I", google_crc32c.value(data))
+
+
+class V3BytesCodec:
+    """One registered Zarr v3 bytes-to-bytes codec."""
+
+    name: ClassVar[str]
+
+    def check(self, config: dict) -> list[str]:
+        """What is wrong with a configuration of this codec (nothing: [])."""
+        return []
+
+    def decode(self, raw: bytes, config: dict) -> bytes:
+        raise NotImplementedError
+
+
+class BloscV3(V3BytesCodec):
+    name = "blosc"
+
+    def check(self, config: dict) -> list[str]:
+        problems = []
+        if config.get("cname") not in BLOSC_V3_CNAMES:
+            problems.append(f"blosc 'cname' must be one of {', '.join(BLOSC_V3_CNAMES)}, not {config.get('cname')!r}")
+        clevel = config.get("clevel")
+        if not (is_int(clevel) and 0 <= clevel <= 9):
+            problems.append(f"blosc 'clevel' must be an integer 0..9, not {clevel!r}")
+        if config.get("shuffle") not in BLOSC_SHUFFLES:
+            problems.append(f"blosc 'shuffle' must be one of {', '.join(BLOSC_SHUFFLES)}, not {config.get('shuffle')!r}")
+        for key in ("typesize", "blocksize"):
+            if key in config and not (is_int(config[key]) and config[key] >= 0):
+                problems.append(f"blosc '{key}' must be a non-negative integer")
+        return problems
+
+    def decode(self, raw: bytes, config: dict) -> bytes:
+        try:
+            check_blosc_frame(raw)
+        except BloscFrameError as e:
+            msg = f"Blosc frame is truncated or corrupt ({e})"
+            raise DecodeError(msg) from None
+        return numcodecs.Blosc().decode(raw)
+
+
+class GzipV3(V3BytesCodec):
+    name = "gzip"
+
+    def check(self, config: dict) -> list[str]:
+        level = config.get("level")
+        if not (is_int(level) and 0 <= level <= 9):
+            return [f"gzip 'level' must be an integer 0..9, not {level!r}"]
+        return []
+
+    def decode(self, raw: bytes, config: dict) -> bytes:
+        return numcodecs.GZip(level=int(config.get("level", 1))).decode(raw)
+
+
+class ZstdV3(V3BytesCodec):
+    name = "zstd"
+
+    def check(self, config: dict) -> list[str]:
+        problems = []
+        level = config.get("level")
+        if not is_int(level):
+            problems.append(f"zstd 'level' must be an integer, not {level!r}")
+        if "checksum" in config and not isinstance(config["checksum"], bool):
+            problems.append("zstd 'checksum' must be true or false")
+        return problems
+
+    def decode(self, raw: bytes, config: dict) -> bytes:
+        return numcodecs.Zstd().decode(raw)
+
+
+class Crc32cV3(V3BytesCodec):
+    name = "crc32c"
+
+    def decode(self, raw: bytes, config: dict) -> bytes:
+        if len(raw) < 4:
+            msg = "too short for its crc32c checksum"
+            raise DecodeError(msg)
+        if raw[-4:] != crc32c_bytes(raw[:-4]):
+            msg = "crc32c checksum does not match"
+            raise DecodeError(msg)
+        return raw[:-4]
+
+
+V3_BYTES_CODECS: dict[str, V3BytesCodec] = {c.name: c() for c in (BloscV3, GzipV3, ZstdV3, Crc32cV3)}
+
+
+def transposed(shape: tuple[int, ...], transposes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """``shape`` after the transpose codecs (in encoding order)."""
+    for order in transposes:
+        shape = tuple(shape[o] for o in order)
+    return shape
 
 
 @dataclass(frozen=True)
@@ -110,8 +223,6 @@ class Compression:
 
 DEFAULT_COMPRESSION = Compression("blosc", level=5, cname="zstd", shuffle="shuffle")
 
-BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
-BLOSC_V3_CNAMES = (*BLOSC_CNAMES, "snappy")  # what v3 readers decode
 # codec 'keep' (byte copy): copy the source's compressed chunks as they are
 KEEP = Compression("keep")
 

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import itertools
 import math
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import google_crc32c
-import numcodecs
 import numpy as np
 
+from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
 from .chunk_keys import chunk_key
+from .codecs import V3_BYTES_CODECS, DecodeError, transposed
+from .sharding import EMPTY, parse_shard_index, shard_index_size
 from .v3_metadata import V3_DATA_TYPES
 
 # Codecs registered in the Zarr v3 specification, by kind.
@@ -44,24 +44,11 @@ REGISTERED_CODECS = ARRAY_TO_ARRAY | ARRAY_TO_BYTES | BYTES_TO_BYTES
 DATA_TYPES: dict[str, np.dtype] = {name: np.dtype(f"{kind}{size}") for (kind, size), name in V3_DATA_TYPES.items()}
 DATA_TYPES["bool"] = np.dtype("?")
 
-BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
-BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
-EMPTY = 2**64 - 1
-_BLOSC_HEADER = struct.Struct("<BBBBIII")
-_FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-class DecodeError(Exception):
-    """A stored object does not decode to what the metadata promises."""
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_list(value: object, *, positive: bool) -> bool:
     lowest = 1 if positive else 0
-    return isinstance(value, list) and all(_is_int(v) and v >= lowest for v in value)
+    return isinstance(value, list) and all(is_int(v) and v >= lowest for v in value)
 
 
 @dataclass
@@ -83,13 +70,6 @@ class CodecChain:
         """The transposes as one: axis j of the encoded array is axis
         ``permutation[j]`` of the decoded one."""
         return transposed(tuple(range(ndim)), self.transposes)
-
-
-def transposed(shape: tuple[int, ...], transposes: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """``shape`` after the transpose codecs (in encoding order)."""
-    for order in transposes:
-        shape = tuple(shape[o] for o in order)
-    return shape
 
 
 @dataclass
@@ -207,49 +187,13 @@ def read_shard_index(raw: bytes, spec: ShardSpec, per_shard: tuple[int, ...], ke
                              transposes=spec.index.transposes)
 
 
-def shard_index_size(per_shard: tuple[int, ...], checksum: bool | int) -> int:
-    """Bytes of a shard index: (offset, nbytes) per inner chunk, and its
-    crc32c (``checksum``: whether there is one, or how many)."""
-    return 16 * math.prod(per_shard) + 4 * int(checksum)
-
-
-def parse_shard_index(
-    index: bytes, per_shard: tuple[int, ...], data_end: int, key: str, *, checksum: bool | int = True,
-    endian: str | None = "little", transposes: list[tuple[int, ...]] = (),
-) -> np.ndarray:
-    """A shard index's bytes as a uint64 array shaped (*per_shard, 2), checked:
-    its crc32c (``checksum``: whether there is one, or how many, the last
-    written last), and every chunk it points to lying within the first
-    ``data_end`` bytes of the shard (so not over the index itself);
-    ``transposes`` are those of the index codecs. DecodeError otherwise.
-    Readers use it on whole shards; resume uses it on a shard's last bytes only."""
-    for _ in range(int(checksum)):
-        body, stored = index[:-4], index[-4:]
-        if struct.unpack("<I", stored)[0] != google_crc32c.value(body):
-            msg = f"{key}: the shard index checksum (crc32c) does not match"
-            raise DecodeError(msg)
-        index = body
-    order = ">" if endian == "big" else "<"
-    shape = (*per_shard, 2)
-    table = np.frombuffer(index, dtype=f"{order}u8").reshape(transposed(shape, list(transposes)))
-    if transposes:
-        perm = transposed(tuple(range(len(shape))), list(transposes))
-        table = table.transpose(np.argsort(perm))
-    used = table.reshape(-1, 2)
-    used = used[~((used[:, 0] == EMPTY) & (used[:, 1] == EMPTY))]
-    if used.size and bool((used[:, 0].astype(object) + used[:, 1].astype(object) > data_end).any()):
-        msg = f"{key}: the shard index points past the end of the shard's data ({data_end} bytes)"
-        raise DecodeError(msg)
-    return table
-
-
 def decode_bytes(raw: bytes, compressors: list[dict], where: str) -> bytes:
     """Undo bytes-to-bytes codecs (given in encoding order); DecodeError naming
     ``where`` when the data does not decode."""
     data: Any = raw
     try:
         for codec in reversed(compressors):
-            data = _decode_bytes(codec, data)
+            data = V3_BYTES_CODECS[codec["name"]].decode(bytes(data), codec.get("configuration") or {})
     except DecodeError as e:
         raise DecodeError(f"{where}: {e}") from None
     except Exception as e:  # whatever a decompressor throws at bad input
@@ -273,33 +217,6 @@ def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: n
     return arr
 
 
-def _decode_bytes(codec: dict, data) -> bytes:
-    name = codec["name"]
-    config = codec.get("configuration") or {}
-    raw = bytes(data)
-    if name == "crc32c":
-        if len(raw) < 4:
-            msg = "too short for its crc32c checksum"
-            raise DecodeError(msg)
-        if struct.unpack("<I", raw[-4:])[0] != google_crc32c.value(raw[:-4]):
-            msg = "crc32c checksum does not match"
-            raise DecodeError(msg)
-        return raw[:-4]
-    if name == "blosc":
-        # c-blosc trusts the frame header's size: a truncated frame must be
-        # refused here, not read past its end.
-        if len(raw) < _BLOSC_HEADER.size or _BLOSC_HEADER.unpack_from(raw)[6] != len(raw):
-            msg = "Blosc frame is truncated or corrupt"
-            raise DecodeError(msg)
-        return numcodecs.Blosc().decode(raw)
-    if name == "zstd":
-        return numcodecs.Zstd().decode(raw)
-    if name == "gzip":
-        return numcodecs.GZip(level=int(config.get("level", 1))).decode(raw)
-    msg = f"codec {name!r} is not supported"
-    raise DecodeError(msg)
-
-
 # ---------------------------------------------------------------------------
 # metadata
 # ---------------------------------------------------------------------------
@@ -310,8 +227,8 @@ def parse_fill_value(value: object, dtype: np.dtype) -> np.ndarray | None:
     kind = dtype.kind
 
     def real(v):
-        if isinstance(v, str) and v in _FLOAT_WORDS:
-            return _FLOAT_WORDS[v]
+        if isinstance(v, str) and v in FLOAT_WORDS:
+            return FLOAT_WORDS[v]
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return v
         return None
@@ -319,7 +236,7 @@ def parse_fill_value(value: object, dtype: np.dtype) -> np.ndarray | None:
     if kind == "b":
         return np.array(value, dtype=dtype) if isinstance(value, bool) else None
     if kind in "iu":
-        if not _is_int(value):
+        if not is_int(value):
             return None
         info = np.iinfo(dtype)
         return np.array(value, dtype=dtype) if info.min <= value <= info.max else None
@@ -376,7 +293,7 @@ def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[
                 errors.append(f"{where}: {name} (array to array) must come before the bytes codec")
                 ok = False
             order = config.get("order")
-            if not (isinstance(order, list) and sorted(order) == list(range(ndim)) and all(_is_int(o) for o in order)):
+            if not (isinstance(order, list) and sorted(order) == list(range(ndim)) and all(is_int(o) for o in order)):
                 errors.append(f"{where}: transpose 'order' must be a permutation of 0..{ndim - 1}, not {order!r}")
                 ok = False
             else:
@@ -403,46 +320,14 @@ def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[
             if not stage:
                 errors.append(f"{where}: {name} (bytes to bytes) must come after the bytes codec")
                 ok = False
-            if not _check_compressor(name, config, errors, where):
-                ok = False
+            problems = V3_BYTES_CODECS[name].check(config)
+            errors.extend(f"{where}: {problem}" for problem in problems)
+            ok = ok and not problems
             chain.compressors.append({"name": name, "configuration": config})
     if not stage:
         errors.append(f"{label}: no array-to-bytes codec ('bytes' or 'sharding_indexed')")
         return None
     return chain if ok else None
-
-
-def _check_compressor(name: str, config: dict, errors: list[str], where: str) -> bool:
-    ok = True
-    if name == "blosc":
-        if config.get("cname") not in BLOSC_CNAMES:
-            errors.append(f"{where}: blosc 'cname' must be one of {', '.join(BLOSC_CNAMES)}, not {config.get('cname')!r}")
-            ok = False
-        clevel = config.get("clevel")
-        if not (_is_int(clevel) and 0 <= clevel <= 9):
-            errors.append(f"{where}: blosc 'clevel' must be an integer 0..9, not {clevel!r}")
-            ok = False
-        if config.get("shuffle") not in BLOSC_SHUFFLES:
-            errors.append(f"{where}: blosc 'shuffle' must be one of {', '.join(BLOSC_SHUFFLES)}, not {config.get('shuffle')!r}")
-            ok = False
-        for key in ("typesize", "blocksize"):
-            if key in config and not (_is_int(config[key]) and config[key] >= 0):
-                errors.append(f"{where}: blosc '{key}' must be a non-negative integer")
-                ok = False
-    elif name == "gzip":
-        level = config.get("level")
-        if not (_is_int(level) and 0 <= level <= 9):
-            errors.append(f"{where}: gzip 'level' must be an integer 0..9, not {level!r}")
-            ok = False
-    elif name == "zstd":
-        level = config.get("level")
-        if not _is_int(level):
-            errors.append(f"{where}: zstd 'level' must be an integer, not {level!r}")
-            ok = False
-        if "checksum" in config and not isinstance(config["checksum"], bool):
-            errors.append(f"{where}: zstd 'checksum' must be true or false")
-            ok = False
-    return ok
 
 
 def _parse_sharding(config: dict, ndim: int, dtype, grid, transposes: list[tuple[int, ...]], errors: list[str],
