@@ -4,8 +4,14 @@ All requests go through obstore (Rust's object_store): it keeps a pool of
 connections, releases the GIL while a request is in flight (so every thread of
 the executor has its own request running) and retries transient failures
 (connection errors, 5xx such as 503 SlowDown, timeouts of reads) with
-exponential backoff. What is left after the retries becomes one line naming
-``s3://bucket/key`` and what went wrong; the credentials never appear in it.
+exponential backoff. obstore gives up after ``MAX_RETRIES`` retries however
+short they were, and never retries some failures of a connection (one that is
+closed before it is ready is "unknown" to it), so every request is also
+retried here (``S3Store._retrying``), with backoff, until the time budget
+(``OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT``) is spent; an error that sending
+again cannot mend (no such bucket or key, access denied, a bad request) is
+not retried. What is left becomes one line naming ``s3://bucket/key`` and what
+went wrong; the credentials never appear in it.
 
 Credentials, unless anonymous access is asked for: the AWS environment
 variables, else the profile (``AWS_PROFILE``, or ``default``) of the shared
@@ -28,14 +34,17 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import random
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import obstore
+from obstore.exceptions import GenericError as _ObstoreGeneric
 from obstore.exceptions import NotFoundError as _ObstoreNotFound
 from obstore.store import S3Store as _ObstoreS3
 
@@ -60,7 +69,11 @@ PREFERRED_CONCURRENCY = 16
 # environment variable shortens it (tests) or lengthens it (flaky links).
 RETRY_TIMEOUT_ENV = "OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT"
 DEFAULT_RETRY_TIMEOUT = 120.0
-MAX_RETRIES = 10
+MAX_RETRIES = 10  # by obstore, within one call; then again here, within the budget
+INIT_BACKOFF = 0.1  # seconds
+MAX_BACKOFF = 15.0
+
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------
@@ -272,8 +285,11 @@ def _connect_reason(text: str) -> str:
     return ""
 
 
-def explain_error(error: BaseException, endpoint: str, credentials: Credentials | None, role: str) -> str:
-    """What went wrong, in a few words, from an obstore error (no secrets)."""
+def explain_error(
+    error: BaseException, endpoint: str, credentials: Credentials | None, role: str, retries: int | None = None
+) -> str:
+    """What went wrong, in a few words, from an obstore error (no secrets).
+    ``retries``: how often the request was sent again in all (else as the error says)."""
     text = str(error)
     code = _CODE.search(text)
     code = code.group(1) if code else None
@@ -281,8 +297,9 @@ def explain_error(error: BaseException, endpoint: str, credentials: Credentials 
     message = message.group(1).strip() if message else None
     status = _STATUS.search(text)
     status = int(status.group(1)) if status else None
-    retries = _RETRIES.search(text)
-    tried = f" after {retries.group(1)} retries" if retries and retries.group(1) != "0" else ""
+    if retries is None:
+        retries = internal_retries(error)
+    tried = f" after {retries} retries" if retries else ""
     source = credentials.source if credentials is not None else "none"
     anonymous = credentials is not None and credentials.anonymous
     if code == "NoSuchBucket":
@@ -322,6 +339,43 @@ def explain_error(error: BaseException, endpoint: str, credentials: Credentials 
     return f"{type(error).__name__}: {first[:300]}"
 
 
+def internal_retries(error: BaseException) -> int:
+    """How often obstore sent the request again before it raised ``error``."""
+    found = _RETRIES.search(str(error))
+    return int(found.group(1)) if found else 0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a request that failed with ``error`` may succeed if sent again:
+    the connection failed, was lost or timed out, or the server was failing or
+    overloaded (5xx, 429, 408). Not a missing key or bucket, a refusal, a bad
+    request, a host name that does not exist or a bad certificate."""
+    if not isinstance(error, _ObstoreGeneric):  # NotFound, PermissionDenied, ...
+        return False
+    text = str(error)
+    status = _STATUS.search(text)
+    if status:
+        code = int(status.group(1))
+        return code >= 500 or code in (408, 429)
+    if "Server returned error response" in text:  # a 200 whose body is InternalError/SlowDown
+        return True
+    if "HTTP error" not in text:  # not a failure of the transport
+        return False
+    low = text.lower()
+    if "dns error" in low and "temporary failure" not in low:
+        return False
+    return "certificate" not in low
+
+
+class RetriesExhausted(Exception):
+    """A transient ``error`` that lasted longer than the retry budget."""
+
+    def __init__(self, error: BaseException, retries: int):
+        super().__init__(str(error))
+        self.error = error
+        self.retries = retries
+
+
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret:
@@ -329,21 +383,32 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def retry_config() -> dict:
-    timeout = DEFAULT_RETRY_TIMEOUT
+def retry_timeout() -> float:
+    """The retry budget in seconds (0: no retries)."""
     raw = os.environ.get(RETRY_TIMEOUT_ENV)
-    if raw:
-        try:
-            timeout = max(0.0, float(raw))
-        except ValueError:
-            msg = f"{RETRY_TIMEOUT_ENV}={raw!r}: expected a number of seconds"
-            raise UserError(msg) from None
+    if not raw:
+        return DEFAULT_RETRY_TIMEOUT
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        msg = f"{RETRY_TIMEOUT_ENV}={raw!r}: expected a number of seconds"
+        raise UserError(msg) from None
+
+
+def max_backoff(timeout: float) -> float:
+    return min(MAX_BACKOFF, max(timeout / 4, INIT_BACKOFF))
+
+
+def retry_config(timeout: float | None = None) -> dict:
+    """obstore's own retries of one call (see S3Store._retrying for the rest)."""
+    if timeout is None:
+        timeout = retry_timeout()
     return {
         "max_retries": MAX_RETRIES if timeout > 0 else 0,
         "retry_timeout": dt.timedelta(seconds=timeout),
         "backoff": {
-            "init_backoff": dt.timedelta(milliseconds=100),
-            "max_backoff": dt.timedelta(seconds=min(15.0, max(timeout / 4, 0.1))),
+            "init_backoff": dt.timedelta(seconds=INIT_BACKOFF),
+            "max_backoff": dt.timedelta(seconds=max_backoff(timeout)),
             "base": 2,
         },
     }
@@ -396,12 +461,13 @@ class S3Store(Store):
         url = self.endpoint or f"https://s3.{self.region}.amazonaws.com"
         self._shown_endpoint = safe_url(url)
         self._bucket_checked = False
+        self._retry_timeout = retry_timeout()
         try:
             self._store = _ObstoreS3(
                 bucket,
                 config=config,
                 client_options=client_options(url),
-                retry_config=retry_config(),
+                retry_config=retry_config(self._retry_timeout),
                 credential_provider=self.credentials.provider,
             )
         except Exception as e:  # a bad option value, caught before any request
@@ -426,13 +492,43 @@ class S3Store(Store):
 
     def _fail(self, error: BaseException, key: str, action: str) -> UserError:
         cls = OutputError if self.role == "output" else InputError
-        reason = explain_error(error, self._shown_endpoint, self.credentials, self.role)
+        retries = None
+        if isinstance(error, RetriesExhausted):
+            error, retries = error.error, error.retries
+        reason = explain_error(error, self._shown_endpoint, self.credentials, self.role, retries)
         return cls(self._scrub(f"{self.describe(key)}: cannot {action}: {reason}"))
 
     def _not_found(self, error: Exception, key: str, action: str) -> None:
         """A 404 is a missing key, unless the bucket itself is missing."""
         if "NoSuchBucket" in str(error):
             raise self._fail(error, key, action) from None
+
+    def _retrying(self, request: Callable[[], T]) -> T:
+        """``request()``, called again with backoff while it fails transiently
+        (is_transient), until the retry budget is spent: then RetriesExhausted.
+        Any other error is raised at once. Every request of this store may be
+        sent again (GET, HEAD, LIST, PUT, DELETE; a multipart upload that
+        failed was aborted by obstore and starts afresh)."""
+        deadline = time.monotonic() + self._retry_timeout
+        longest = max_backoff(self._retry_timeout)
+        backoff = INIT_BACKOFF
+        retries = 0
+        while True:
+            try:
+                return request()
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+                retries += internal_retries(e)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RetriesExhausted(e, retries) from None
+                retries += 1
+                backoff = min(longest, backoff * 2)
+                pause = min(remaining, random.uniform(INIT_BACKOFF, backoff))
+                why = explain_error(e, self._shown_endpoint, self.credentials, self.role, 0)
+                LOG.info("%s: %s; sending again in %.1f s", self.describe(), self._scrub(why), pause)
+                time.sleep(pause)
 
     def location(self) -> tuple[str, str, str]:
         return (self._shown_endpoint, self.bucket, self.prefix)
@@ -456,7 +552,7 @@ class S3Store(Store):
 
     def get(self, key: str) -> bytes | None:
         try:
-            data = bytes(obstore.get(self._store, self._path(key)).bytes())
+            data = self._retrying(lambda: bytes(obstore.get(self._store, self._path(key)).bytes()))
         except NotFoundError as e:
             self._not_found(e, key, "read")
             self._bucket_checked = True
@@ -470,16 +566,19 @@ class S3Store(Store):
         """The last ``length`` bytes at ``key`` and its size: one ranged GET."""
         if length <= 0:
             try:
-                meta = obstore.head(self._store, self._path(key))
+                meta = self._retrying(lambda: obstore.head(self._store, self._path(key)))
             except NotFoundError:
                 return None
             except Exception as e:
                 raise self._fail(e, key, "read") from None
             return b"", int(meta["size"])
-        try:
+
+        def ranged() -> tuple[bytes, int]:
             result = obstore.get(self._store, self._path(key), options={"range": {"suffix": length}})
-            data = bytes(result.bytes())
-            size = int(result.meta["size"])
+            return bytes(result.bytes()), int(result.meta["size"])
+
+        try:
+            data, size = self._retrying(ranged)
         except NotFoundError as e:
             self._not_found(e, key, "read")
             return None
@@ -490,7 +589,7 @@ class S3Store(Store):
 
     def exists(self, key: str) -> bool:
         try:
-            obstore.head(self._store, self._path(key))
+            self._retrying(lambda: obstore.head(self._store, self._path(key)))
         except NotFoundError:
             if not self._bucket_checked:
                 # a HEAD has no body to tell a missing key from a missing bucket
@@ -507,7 +606,7 @@ class S3Store(Store):
     def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
         full = self._path(prefix)
         try:
-            listing = obstore.list_with_delimiter(self._store, full or None)
+            listing = self._retrying(lambda: obstore.list_with_delimiter(self._store, full or None))
         except NotFoundError as e:
             self._not_found(e, prefix, "list")
             return [], []
@@ -521,9 +620,9 @@ class S3Store(Store):
 
     def put(self, key: str, data: bytes) -> None:
         try:
-            obstore.put(
+            self._retrying(lambda: obstore.put(
                 self._store, self._path(key), data, chunk_size=PART_SIZE, max_concurrency=UPLOAD_CONCURRENCY
-            )
+            ))
         except Exception as e:
             raise self._fail(e, key, "write") from None
 
@@ -536,16 +635,21 @@ class S3Store(Store):
             if size <= PART_SIZE:
                 self.put(key, spool.read())
                 return
-            try:
+
+            def upload() -> None:
+                spool.seek(0)  # all of it again, when a retry follows a failed upload
                 obstore.put(
                     self._store, self._path(key), spool, chunk_size=PART_SIZE, max_concurrency=UPLOAD_CONCURRENCY
                 )
+
+            try:
+                self._retrying(upload)
             except Exception as e:
                 raise self._fail(e, key, "write") from None
 
     def delete(self, key: str) -> None:
         try:
-            obstore.delete(self._store, self._path(key))
+            self._retrying(lambda: obstore.delete(self._store, self._path(key)))
         except NotFoundError as e:
             self._not_found(e, key, "delete")
         except Exception as e:
@@ -556,7 +660,8 @@ class S3Store(Store):
         if not self.prefix:
             msg = f"{self.describe()}: refusing to delete everything in the bucket (write below a prefix)"
             raise OutputError(msg)
-        try:
+
+        def delete_all() -> None:  # from the start again after a failure: what is left
             batch: list[str] = []
             for page in obstore.list(self._store, self.prefix, chunk_size=DELETE_BATCH):
                 batch.extend(o["path"] for o in page)
@@ -565,6 +670,9 @@ class S3Store(Store):
                     batch = batch[DELETE_BATCH:]
             if batch:
                 obstore.delete(self._store, batch)
+
+        try:
+            self._retrying(delete_all)
         except NotFoundError as e:
             self._not_found(e, "", "delete")
         except Exception as e:
