@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -286,10 +287,18 @@ class S3Server:
                       for o in page)
 
 
+REQUEST_LINE = re.compile(rb"(GET|HEAD|PUT|POST|DELETE) (/\S*) HTTP/1\.1\r\n")
+
+
 class FlakyProxy:
     """A TCP relay on loopback in front of the server, that can cut every
     connection (reset) and refuse new ones for a while: an outage the client
-    sees exactly as a server that went away, but over in an instant."""
+    sees exactly as a server that went away, but over in an instant.
+
+    An outage can be measured in refused connections rather than in time
+    (``cut(refuse=N)``: the N-th refused connection ends it), and can begin at
+    a given request (``trip(...)``): then it does not depend on timing.
+    ``requests`` lists the (method, path) of every request relayed or tripped."""
 
     def __init__(self, target_port: int):
         self.target = (HOST, target_port)
@@ -299,7 +308,10 @@ class FlakyProxy:
         self.listener.listen(128)
         self.port = self.listener.getsockname()[1]
         self.up = True
-        self.cuts = 0
+        self.cuts = 0  # connections refused (reset as soon as accepted)
+        self.requests: list[tuple[str, str]] = []
+        self._refuse: int | None = None  # refusals left in this outage (None: until restore())
+        self._trip: tuple[str, str, int] | None = None
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closed = False
@@ -327,6 +339,10 @@ class FlakyProxy:
             if not self.up:
                 self.cuts += 1
                 self._reset(client)
+                if self._refuse is not None:
+                    self._refuse -= 1
+                    if self._refuse <= 0:
+                        self.restore()
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -338,15 +354,22 @@ class FlakyProxy:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._open.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, requests: bool = False) -> None:
+        carry = b""  # the end of the data before: a request line split between two reads
         try:
             while True:
                 data = src.recv(1 << 16)
                 if not data:
                     break
+                if requests:
+                    seen = carry + data
+                    lines = [m for m in REQUEST_LINE.finditer(seen) if m.end() > len(carry)]
+                    carry = seen[-512:]
+                    if self._tripped(lines):
+                        return  # not relayed: the outage begins before the server sees it
                 dst.sendall(data)
         except OSError:
             pass
@@ -354,8 +377,30 @@ class FlakyProxy:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
 
-    def cut(self) -> None:
-        """Reset every open connection and refuse new ones until restore()."""
+    def _tripped(self, lines: list[re.Match]) -> bool:
+        with self._lock:
+            for m in lines:
+                method, path = m.group(1).decode(), m.group(2).decode()
+                self.requests.append((method, path))
+                if self._trip and method == self._trip[0] and path.startswith(self._trip[1]):
+                    refuse = self._trip[2]
+                    self._trip = None
+                    break
+            else:
+                return False
+        self.cut(refuse)
+        return True
+
+    def trip(self, method: str, path_prefix: str, refuse: int) -> None:
+        """At the first request ``method`` on a path that starts with
+        ``path_prefix`` (``/bucket/key...``): cut(refuse), that request included."""
+        with self._lock:
+            self._trip = (method, path_prefix, refuse)
+
+    def cut(self, refuse: int | None = None) -> None:
+        """Reset every open connection and refuse new ones until restore(),
+        or until ``refuse`` new connections have been refused."""
+        self._refuse = refuse
         self.up = False
         with self._lock:
             sockets, self._open = self._open, set()
@@ -363,6 +408,7 @@ class FlakyProxy:
             self._reset(sock)
 
     def restore(self) -> None:
+        self._refuse = None
         self.up = True
 
     def close(self) -> None:

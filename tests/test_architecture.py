@@ -156,7 +156,7 @@ def test_command_layer_is_the_only_one_spelling_flags():
     flag = re.compile(r"""f?["'][^"'\n]*--(output|input|rocrate|dask|job|ols)-?[a-z-]*""")
     offenders = []
     for name, path in modules().items():
-        if name.startswith(f"{TOP}.commands") or name == f"{TOP}.stores.s3":
+        if name.startswith(f"{TOP}.commands"):
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]

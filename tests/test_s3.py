@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +24,8 @@ from conftest import build_bioformats2raw, build_image_2d, build_image_5d, build
 from ome2024_ngff_challenge.testing import samples
 from ome2024_ngff_challenge.errors import UserError
 from ome2024_ngff_challenge.stores.open import open_store, read_location
-from ome2024_ngff_challenge.stores.s3 import RETRY_TIMEOUT_ENV, S3Store, parse_s3_url
+from ome2024_ngff_challenge.stores.remote import MAX_RETRIES, RETRY_TIMEOUT_ENV
+from ome2024_ngff_challenge.stores.s3 import S3Store, parse_s3_url
 
 CASES = {
     "image_5d": build_image_5d,
@@ -280,7 +280,8 @@ def test_output_script_on_s3(signed, tmp_path, convert):
     line = bytes(s3.obstore(PRIVATE).get(f"{out_prefix}/0/convert.sh").bytes()).decode()
     assert line.startswith("zarrs_reencode ")
     assert f"s3://{PRIVATE}/{prefix}/0" in line and f"s3://{PRIVATE}/{out_prefix}/0" in line
-    assert f"{out_prefix}/zarr.json" in keys and f"{out_prefix}/ro-crate-metadata.json" in keys
+    # no array is written yet: the output does not claim to be complete
+    assert f"{out_prefix}/zarr.json" not in keys and f"{out_prefix}/.ome2024-ngff-challenge-incomplete.json" in keys
 
 
 def test_overwrite_on_s3_deletes_only_the_output(signed, tmp_path, convert):
@@ -530,43 +531,86 @@ def proxy(s3):
     relay.close()
 
 
-def outage(relay, seconds: float = 1.5) -> None:
-    relay.cut()
-    time.sleep(seconds)
-    relay.restore()
+# An outage counted in refused connections, not in seconds: longer than obstore
+# retries one request by itself (MAX_RETRIES, each on a new connection), and
+# over once that many connections were refused, however long that took.
+OUTAGE = 2 * (MAX_RETRIES + 1)
+PATIENT = "120"  # the default retry budget: far longer than the outage takes
 
 
 def test_outage_while_reading_is_retried(s3, proxy, tmp_path):
-    """Every connection is reset and refused for a while: the reads are retried
-    with backoff, the run finishes once the server answers again, and every
-    shard is there."""
+    """Every connection is reset as a chunk is read, and new ones are refused
+    for a while: the reads are retried with backoff, the run finishes once the
+    server answers again, and every shard is there."""
     src = tmp_path / "many.zarr"
     expected = build_many_chunks(src)
     prefix = unique("many.zarr")
     s3.upload(src, PRIVATE, prefix)
     out = tmp_path / "out.zarr"
     relayed = s3_server.S3Server(s3.root, s3.access_key, s3.secret_key, {"s3": proxy.port})
-    proc = start_conversion(relayed, prefix, out, retry_timeout="20")  # backoff up to 5 s
-    wait_for_first_shard(proc, out)
-    outage(proxy)
-    stdout, stderr = communicate(proc, timeout=90)
+    chunks = f"/{PRIVATE}/{prefix}/0/5/"  # a row of chunks read in the middle of level 0
+    proxy.trip("GET", chunks, refuse=OUTAGE)
+    proc = start_conversion(relayed, prefix, out, retry_timeout=PATIENT)
+    stdout, stderr = communicate(proc, timeout=600)  # against a hang only
     assert proc.returncode == 0, stderr
-    assert proxy.cuts > 0, "the outage did not happen during the run"
+    assert proxy.cuts == OUTAGE, "the outage did not happen, or did not end"
+    cut_off = next(r for r in proxy.requests if r[0] == "GET" and r[1].startswith(chunks))
+    assert proxy.requests.count(cut_off) >= 2, f"{cut_off} was not read again"
     checks.check_conversion(src, out, expected=expected, validators=False)
 
 
-def test_outage_while_writing_is_retried(signed, proxy, tmp_path, convert):
+def test_outage_while_writing_is_retried(signed, proxy, tmp_path, convert, monkeypatch):
+    """Every connection is reset as a shard is written, and new ones are
+    refused for longer than obstore retries one request: the write is sent
+    again until the server answers, and the output is complete and equal."""
     s3 = signed
+    monkeypatch.setenv(RETRY_TIMEOUT_ENV, PATIENT)
     src = tmp_path / "many.zarr"
     expected = build_many_chunks(src)
     prefix = unique("out.zarr")
-    timer = threading.Timer(0.3, outage, args=(proxy, 1.0))
-    timer.start()
-    try:
-        run = convert("resave", "--cc-by", "--output-threads=1", "--output-shards=128,128",
-                      f"--output-endpoint={proxy.endpoint}", src, f"s3://{PRIVATE}/{prefix}")
-    finally:
-        timer.join()
+    shards = f"/{PRIVATE}/{prefix}/0/c/2/"  # a row of shards written in the middle of level 0
+    proxy.trip("PUT", shards, refuse=OUTAGE)
+    run = convert("resave", "--cc-by", "--output-threads=1", "--output-shards=128,128",
+                  f"--output-endpoint={proxy.endpoint}", src, f"s3://{PRIVATE}/{prefix}")
     assert run.rc == 0, str(run)
-    assert proxy.cuts > 0, "the outage did not happen during the run"
-    checks.check_conversion(src, downloaded(s3, PRIVATE, prefix, tmp_path), expected=expected, validators=False)
+    assert proxy.cuts == OUTAGE, "the outage did not happen, or did not end"
+    cut_off = next(r for r in proxy.requests if r[0] == "PUT" and r[1].startswith(shards))
+    assert proxy.requests.count(cut_off) >= 2, f"{cut_off} was not written again"
+    out = downloaded(s3, PRIVATE, prefix, tmp_path)
+    assert (out / cut_off[1].removeprefix(f"/{PRIVATE}/{prefix}/")).is_file()
+    checks.check_conversion(src, out, expected=expected, validators=False)
+
+
+def test_permanent_write_errors_are_not_retried(signed, proxy, monkeypatch):
+    """No such bucket, access denied: one request, then one line (no retries)."""
+    monkeypatch.setenv(RETRY_TIMEOUT_ENV, PATIENT)
+    key = unique("shard")
+    store = open_store(f"s3://no-such-bucket/{key}", role="output", endpoint=proxy.endpoint)
+    with pytest.raises(UserError) as raised:
+        store.put("0/c/0/0", b"x" * 1000)
+    checks.assert_one_line_error(str(raised.value), f"s3://no-such-bucket/{key}/0/c/0/0", "no such bucket")
+    assert proxy.requests == [("PUT", f"/no-such-bucket/{key}/0/c/0/0")]
+    anonymous = open_store(f"s3://{PUBLIC}/{key}", role="output", endpoint=proxy.endpoint, anon=True)
+    with pytest.raises(UserError) as raised:
+        with anonymous.writer("0/c/0/0") as f:
+            f.write(b"y" * 1000)
+    checks.assert_one_line_error(str(raised.value), f"s3://{PUBLIC}/{key}/0/c/0/0", "access denied")
+    assert proxy.requests[1:] == [("PUT", f"/{PUBLIC}/{key}/0/c/0/0")]
+    assert proxy.cuts == 0
+    assert not signed.keys(PUBLIC, key)
+
+
+def test_write_outage_longer_than_the_budget_fails_clearly(signed, proxy, monkeypatch):
+    """The server never comes back: after the retry budget, one line naming the
+    key and the endpoint, and nothing stored."""
+    monkeypatch.setenv(RETRY_TIMEOUT_ENV, "1")
+    key = unique("shard")
+    store = open_store(f"s3://{PRIVATE}/{key}", role="output", endpoint=proxy.endpoint)
+    proxy.cut()  # until restore(): never, in this test
+    with pytest.raises(UserError) as raised:
+        store.put("0/c/0/0", b"z" * 1000)
+    checks.assert_one_line_error(str(raised.value), f"s3://{PRIVATE}/{key}/0/c/0/0", "cannot write",
+                                 f"cannot reach {proxy.endpoint}")
+    assert proxy.cuts > 0
+    proxy.restore()
+    assert store.get("0/c/0/0") is None

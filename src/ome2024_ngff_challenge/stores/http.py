@@ -11,6 +11,7 @@ retried with backoff) is a one-line error naming the URL.
 from __future__ import annotations
 
 import contextlib
+import logging
 import urllib.parse
 from collections.abc import Iterator
 from typing import BinaryIO, NoReturn
@@ -20,8 +21,18 @@ from obstore.store import HTTPStore as _ObstoreHTTP
 
 from ..errors import InputError, OutputError, UserError
 from .base import Store
-from .s3 import NotFoundError, client_options, explain_error, retry_config, safe_url
+from .remote import (
+    NotFoundError,
+    RetriesExhausted,
+    call_with_retries,
+    client_options,
+    explain_error,
+    retry_config,
+    retry_timeout,
+    safe_url,
+)
 
+LOG = logging.getLogger("ome2024_ngff_challenge")
 PREFERRED_CONCURRENCY = 8
 
 
@@ -31,7 +42,7 @@ class HTTPStore(Store):
     preferred_concurrency = PREFERRED_CONCURRENCY
     supports_writes = False
     supports_listing = False  # a web server answers for keys, it does not list them
-    supports_ranged_reads = True
+    supports_ranged_reads = False  # servers differ in their support of suffix ranges: get_tail reads all
 
     def __init__(self, url: str):
         parts = urllib.parse.urlsplit(url)
@@ -42,6 +53,7 @@ class HTTPStore(Store):
             msg = f"{safe_url(url)}: a dataset URL has no ?query or #fragment"
             raise UserError(msg)
         self.url = url.rstrip("/")
+        self._retry_timeout = retry_timeout()
         self._shown = safe_url(self.url)
         try:
             self._store = _ObstoreHTTP(self.url, client_options=client_options(self.url), retry_config=retry_config())
@@ -55,16 +67,29 @@ class HTTPStore(Store):
     def __reduce__(self):
         return (HTTPStore, (self.url,))
 
+    def _host(self) -> str:
+        return urllib.parse.urlsplit(self._shown).netloc or self._shown
+
     def _fail(self, error: BaseException, key: str) -> InputError:
-        reason = explain_error(error, urllib.parse.urlsplit(self._shown).netloc or self._shown, None, "input")
+        retries = None
+        if isinstance(error, RetriesExhausted):
+            error, retries = error.error, error.retries
+        reason = explain_error(error, self._host(), None, "input", retries)
         return InputError(f"{self.describe(key)}: cannot read: {reason}")
+
+    def _retrying(self, request):
+        def tell(error: BaseException, pause: float) -> None:
+            why = explain_error(error, self._host(), None, "input", 0)
+            LOG.info("%s: %s; sending again in %.1f s", self.describe(), why, pause)
+
+        return call_with_retries(request, self._retry_timeout, tell)
 
     def describe(self, key: str = "") -> str:
         return f"{self._shown}/{key}" if key else self._shown
 
     def get(self, key: str) -> bytes | None:
         try:
-            return bytes(obstore.get(self._store, key).bytes())
+            return self._retrying(lambda: bytes(obstore.get(self._store, key).bytes()))
         except NotFoundError:
             return None
         except Exception as e:
@@ -78,7 +103,7 @@ class HTTPStore(Store):
 
     def exists(self, key: str) -> bool:
         try:
-            obstore.head(self._store, key)
+            self._retrying(lambda: obstore.head(self._store, key))
         except NotFoundError:
             return False
         except Exception as e:

@@ -4,8 +4,14 @@ All requests go through obstore (Rust's object_store): it keeps a pool of
 connections, releases the GIL while a request is in flight (so every thread of
 the executor has its own request running) and retries transient failures
 (connection errors, 5xx such as 503 SlowDown, timeouts of reads) with
-exponential backoff. What is left after the retries becomes one line naming
-``s3://bucket/key`` and what went wrong; the credentials never appear in it.
+exponential backoff. obstore gives up after ``MAX_RETRIES`` retries however
+short they were, and never retries some failures of a connection (one that is
+closed before it is ready is "unknown" to it), so every request is also
+retried here (``S3Store._retrying``), with backoff, until the time budget
+(``OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT``) is spent; an error that sending
+again cannot mend (no such bucket or key, access denied, a bad request) is
+not retried. What is left becomes one line naming ``s3://bucket/key`` and what
+went wrong; the credentials never appear in it.
 
 Credentials, unless anonymous access is asked for: the AWS environment
 variables, else the profile (``AWS_PROFILE``, or ``default``) of the shared
@@ -28,7 +34,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,17 +41,23 @@ from pathlib import Path
 from typing import BinaryIO
 
 import obstore
-from obstore.exceptions import NotFoundError as _ObstoreNotFound
 from obstore.store import S3Store as _ObstoreS3
 
-from ..errors import InputError, OutputError, UserError
+from ..errors import InputError, OutputError, UserError, option
 from .base import Store, join
+from .remote import (
+    NotFoundError,
+    RetriesExhausted,
+    T,
+    call_with_retries,
+    client_options,
+    explain_error,
+    retry_config,
+    retry_timeout,
+    safe_url,
+)
 
 LOG = logging.getLogger(__name__)
-
-# obstore raises the builtin FileNotFoundError for a 404 (its NotFoundError in
-# some versions): either means "no such key" (or, with NoSuchBucket, bucket)
-NotFoundError = (FileNotFoundError, _ObstoreNotFound)
 
 DEFAULT_REGION = "us-east-1"
 PART_SIZE = 16 * 2**20  # multipart above this; also the size of each part
@@ -54,13 +65,9 @@ SPOOL_IN_MEMORY = 8 * 2**20  # a shard being written stays in memory up to this
 UPLOAD_CONCURRENCY = 8  # parts of one multipart upload in flight
 DELETE_BATCH = 1000  # keys per DeleteObjects request (the S3 limit)
 # In-flight requests that suit an object store: the executor may run this many
-# tasks when the user did not choose --output-threads.
+# tasks when the user did not choose how many threads.
 PREFERRED_CONCURRENCY = 16
-# How long a request is retried before the run gives up (seconds); the
-# environment variable shortens it (tests) or lengthens it (flaky links).
-RETRY_TIMEOUT_ENV = "OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT"
-DEFAULT_RETRY_TIMEOUT = 120.0
-MAX_RETRIES = 10
+
 
 
 # ---------------------------------------------------------------------------
@@ -106,11 +113,6 @@ def normalize_endpoint(endpoint: str) -> str:
         msg = f"{safe_url(endpoint)}: an S3 endpoint is an http:// or https:// URL"
         raise UserError(msg)
     return endpoint
-
-
-def safe_url(url: str) -> str:
-    """``url`` without any user:password@ part (for messages)."""
-    return re.sub(r"^([a-z0-9+.-]+://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------
@@ -202,7 +204,7 @@ def _botocore_provider(profile: str) -> Callable:
 
 def resolve_credentials(anon: bool, role: str) -> Credentials:
     if anon:
-        return Credentials(f"anonymous (--{role}-anon)", {"skip_signature": True})
+        return Credentials(f"anonymous ({option(role + '_anon')})", {"skip_signature": True})
     env = os.environ
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN")
@@ -249,114 +251,11 @@ def resolve_credentials(anon: bool, role: str) -> Credentials:
 # errors
 # ---------------------------------------------------------------------------
 
-_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
-_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
-_STATUS = re.compile(r"status code: (\d{3})")
-_RETRIES = re.compile(r"after (\d+) retries")
-
-
-def _connect_reason(text: str) -> str:
-    low = text.lower()
-    if "dns error" in low or "failed to lookup address" in low or "name or service not known" in low:
-        return "host not found (DNS)"
-    if "connection refused" in low:
-        return "connection refused"
-    if "certificate" in low or "handshake" in low:
-        return "TLS/certificate error"
-    if "timed out" in low:
-        return "timed out"
-    if "connection reset" in low or "broken pipe" in low or "connection closed" in low:
-        return "connection lost"
-    if "error sending request" in low or "connect" in low:
-        return "cannot connect"
-    return ""
-
-
-def explain_error(error: BaseException, endpoint: str, credentials: Credentials | None, role: str) -> str:
-    """What went wrong, in a few words, from an obstore error (no secrets)."""
-    text = str(error)
-    code = _CODE.search(text)
-    code = code.group(1) if code else None
-    message = _MESSAGE.search(text)
-    message = message.group(1).strip() if message else None
-    status = _STATUS.search(text)
-    status = int(status.group(1)) if status else None
-    retries = _RETRIES.search(text)
-    tried = f" after {retries.group(1)} retries" if retries and retries.group(1) != "0" else ""
-    source = credentials.source if credentials is not None else "none"
-    anonymous = credentials is not None and credentials.anonymous
-    if code == "NoSuchBucket":
-        return f"no such bucket at {endpoint}"
-    if code in ("InvalidAccessKeyId", "InvalidClientTokenId"):
-        return f"the server does not know the access key (credentials from {source})"
-    if code == "SignatureDoesNotMatch":
-        return f"the secret key does not match the access key (credentials from {source})"
-    if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
-        return f"the session token has expired or is invalid (credentials from {source})"
-    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") or status in (301, 307):
-        return (
-            f"the bucket is in another region or behind another endpoint (use --{role}-region and/or "
-            f"--{role}-endpoint; now {endpoint})"
-        )
-    if code == "AccessDenied" or status == 403 or isinstance(error, PermissionError):
-        if credentials is None:  # plain HTTP
-            why = "HTTP 403"
-        elif not anonymous:
-            why = f"credentials from {source}"
-        elif source.startswith("anonymous"):
-            why = "requests were anonymous"
-        else:
-            why = f"requests were anonymous: credentials {source}"
-        return f"access denied ({why})"
-    if status == 401:
-        return "not authenticated (HTTP 401)" if credentials is None else f"not authenticated (credentials from {source})"
-    if code is not None and status is not None and status >= 500:
-        return f"server error {status} {code}{tried}"
-    if status is not None:
-        return f"HTTP {status}{' ' + code if code else ''}{': ' + message if message else ''}{tried}"
-    reason = _connect_reason(text)
-    if reason:
-        return f"cannot reach {endpoint}: {reason}{tried}"
-    first = text.split("\n", 1)[0].strip()
-    first = re.sub(r"https?://\S+", lambda m: safe_url(m.group(0)), first)
-    return f"{type(error).__name__}: {first[:300]}"
-
-
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def retry_config() -> dict:
-    timeout = DEFAULT_RETRY_TIMEOUT
-    raw = os.environ.get(RETRY_TIMEOUT_ENV)
-    if raw:
-        try:
-            timeout = max(0.0, float(raw))
-        except ValueError:
-            msg = f"{RETRY_TIMEOUT_ENV}={raw!r}: expected a number of seconds"
-            raise UserError(msg) from None
-    return {
-        "max_retries": MAX_RETRIES if timeout > 0 else 0,
-        "retry_timeout": dt.timedelta(seconds=timeout),
-        "backoff": {
-            "init_backoff": dt.timedelta(milliseconds=100),
-            "max_backoff": dt.timedelta(seconds=min(15.0, max(timeout / 4, 0.1))),
-            "base": 2,
-        },
-    }
-
-
-def client_options(url: str) -> dict:
-    return {
-        "allow_http": url.startswith("http://"),
-        "connect_timeout": "10s",
-        "timeout": "300s",  # a whole request, including a 16 MiB part on a slow link
-        "read_timeout": "30s",  # but a connection that stalls is dropped (and retried) sooner
-        "pool_idle_timeout": "50s",
-    }
 
 
 # ---------------------------------------------------------------------------
@@ -380,7 +279,7 @@ class S3Store(Store):
         anon: bool = False,
         role: str = "input",
     ):
-        check_bucket_name(bucket, f"--{role}-bucket")
+        check_bucket_name(bucket, option(role + "_bucket"))
         self._args = {"bucket": bucket, "prefix": prefix, "endpoint": endpoint, "region": region, "anon": anon,
                       "role": role}
         self.bucket = bucket
@@ -397,12 +296,13 @@ class S3Store(Store):
         url = self.endpoint or f"https://s3.{self.region}.amazonaws.com"
         self._shown_endpoint = safe_url(url)
         self._bucket_checked = False
+        self._retry_timeout = retry_timeout()
         try:
             self._store = _ObstoreS3(
                 bucket,
                 config=config,
                 client_options=client_options(url),
-                retry_config=retry_config(),
+                retry_config=retry_config(self._retry_timeout),
                 credential_provider=self.credentials.provider,
             )
         except Exception as e:  # a bad option value, caught before any request
@@ -427,13 +327,26 @@ class S3Store(Store):
 
     def _fail(self, error: BaseException, key: str, action: str) -> UserError:
         cls = OutputError if self.role == "output" else InputError
-        reason = explain_error(error, self._shown_endpoint, self.credentials, self.role)
+        retries = None
+        if isinstance(error, RetriesExhausted):
+            error, retries = error.error, error.retries
+        reason = explain_error(error, self._shown_endpoint, self.credentials, self.role, retries)
         return cls(self._scrub(f"{self.describe(key)}: cannot {action}: {reason}"))
 
     def _not_found(self, error: Exception, key: str, action: str) -> None:
         """A 404 is a missing key, unless the bucket itself is missing."""
         if "NoSuchBucket" in str(error):
             raise self._fail(error, key, action) from None
+
+    def _retrying(self, request: Callable[[], T]) -> T:
+        """``request()``, sent again while it fails transiently, within the
+        retry budget (see remote.call_with_retries)."""
+
+        def tell(error: BaseException, pause: float) -> None:
+            why = explain_error(error, self._shown_endpoint, self.credentials, self.role, 0)
+            LOG.info("%s: %s; sending again in %.1f s", self.describe(), self._scrub(why), pause)
+
+        return call_with_retries(request, self._retry_timeout, tell)
 
     def location(self) -> tuple[str, str, str]:
         return (self._shown_endpoint, self.bucket, self.prefix)
@@ -457,7 +370,7 @@ class S3Store(Store):
 
     def get(self, key: str) -> bytes | None:
         try:
-            data = bytes(obstore.get(self._store, self._path(key)).bytes())
+            data = self._retrying(lambda: bytes(obstore.get(self._store, self._path(key)).bytes()))
         except NotFoundError as e:
             self._not_found(e, key, "read")
             self._bucket_checked = True
@@ -471,16 +384,19 @@ class S3Store(Store):
         """The last ``length`` bytes at ``key`` and its size: one ranged GET."""
         if length <= 0:
             try:
-                meta = obstore.head(self._store, self._path(key))
+                meta = self._retrying(lambda: obstore.head(self._store, self._path(key)))
             except NotFoundError:
                 return None
             except Exception as e:
                 raise self._fail(e, key, "read") from None
             return b"", int(meta["size"])
-        try:
+
+        def ranged() -> tuple[bytes, int]:
             result = obstore.get(self._store, self._path(key), options={"range": {"suffix": length}})
-            data = bytes(result.bytes())
-            size = int(result.meta["size"])
+            return bytes(result.bytes()), int(result.meta["size"])
+
+        try:
+            data, size = self._retrying(ranged)
         except NotFoundError as e:
             self._not_found(e, key, "read")
             return None
@@ -491,7 +407,7 @@ class S3Store(Store):
 
     def exists(self, key: str) -> bool:
         try:
-            obstore.head(self._store, self._path(key))
+            self._retrying(lambda: obstore.head(self._store, self._path(key)))
         except NotFoundError:
             if not self._bucket_checked:
                 # a HEAD has no body to tell a missing key from a missing bucket
@@ -508,7 +424,7 @@ class S3Store(Store):
     def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
         full = self._path(prefix)
         try:
-            listing = obstore.list_with_delimiter(self._store, full or None)
+            listing = self._retrying(lambda: obstore.list_with_delimiter(self._store, full or None))
         except NotFoundError as e:
             self._not_found(e, prefix, "list")
             return [], []
@@ -522,9 +438,9 @@ class S3Store(Store):
 
     def put(self, key: str, data: bytes) -> None:
         try:
-            obstore.put(
+            self._retrying(lambda: obstore.put(
                 self._store, self._path(key), data, chunk_size=PART_SIZE, max_concurrency=UPLOAD_CONCURRENCY
-            )
+            ))
         except Exception as e:
             raise self._fail(e, key, "write") from None
 
@@ -537,16 +453,21 @@ class S3Store(Store):
             if size <= PART_SIZE:
                 self.put(key, spool.read())
                 return
-            try:
+
+            def upload() -> None:
+                spool.seek(0)  # all of it again, when a retry follows a failed upload
                 obstore.put(
                     self._store, self._path(key), spool, chunk_size=PART_SIZE, max_concurrency=UPLOAD_CONCURRENCY
                 )
+
+            try:
+                self._retrying(upload)
             except Exception as e:
                 raise self._fail(e, key, "write") from None
 
     def delete(self, key: str) -> None:
         try:
-            obstore.delete(self._store, self._path(key))
+            self._retrying(lambda: obstore.delete(self._store, self._path(key)))
         except NotFoundError as e:
             self._not_found(e, key, "delete")
         except Exception as e:
@@ -557,7 +478,8 @@ class S3Store(Store):
         if not self.prefix:
             msg = f"{self.describe()}: refusing to delete everything in the bucket (write below a prefix)"
             raise OutputError(msg)
-        try:
+
+        def delete_all() -> None:  # from the start again after a failure: what is left
             batch: list[str] = []
             for page in obstore.list(self._store, self.prefix, chunk_size=DELETE_BATCH):
                 batch.extend(o["path"] for o in page)
@@ -566,6 +488,9 @@ class S3Store(Store):
                     batch = batch[DELETE_BATCH:]
             if batch:
                 obstore.delete(self._store, batch)
+
+        try:
+            self._retrying(delete_all)
         except NotFoundError as e:
             self._not_found(e, "", "delete")
         except Exception as e:
