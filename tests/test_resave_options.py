@@ -482,3 +482,17 @@ def test_console_script_success(tmp_path, run_script):
     assert run.rc == 0, str(run)
     assert "Traceback" not in run.err
     checks.check_conversion(src, out, expected=expected)
+
+
+def test_log_trace_shows_every_store_operation(image_2d, tmp_path, convert):
+    src, _ = image_2d
+    out = tmp_path / "out.zarr"
+    run = convert("resave", src, out, "--cc-by", "--log", "trace")
+    _ok(run)
+    lines = run.err.splitlines()
+    assert any(ln.startswith(f"trace: get {src}/.zattrs: ") and ln.endswith(" ms") for ln in lines), run.err
+    assert any(ln.startswith(f"trace: get {src}/0/") for ln in lines), "no chunk read traced"
+    assert any(ln.startswith(f"trace: write {out}/0/c/") for ln in lines), "no shard write traced"
+    assert any(ln == f"trace: put {out}/zarr.json: {(out / 'zarr.json').stat().st_size} bytes" for ln in lines)
+    debug = convert("resave", src, tmp_path / "debug.zarr", "--cc-by", "--log", "debug")
+    assert "trace:" not in debug.err

@@ -146,3 +146,20 @@ def test_a_damaged_shard_is_redone(source, reference, tmp_path):
     rel = damaged.relative_to(out).as_posix()
     assert damaged.read_bytes() == (reference / rel).read_bytes()
     checks.check_conversion(src, out, expected=expected)
+
+
+def test_a_damaged_unsharded_chunk_is_redone(source, tmp_path):
+    """Unsharded output: a chunk a crash left empty or short (a rename that
+    reached the disk before its data) is found out and written again, as a
+    damaged shard is; a present chunk is not trusted merely for existing."""
+    src, expected = source
+    options = [o if not o.startswith("--output-shards") else "--output-shards=none" for o in OPTIONS]
+    out = tmp_path / "out.zarr"
+    argv = ["resave", *options, src, out]
+    kill_when(argv, out, shards=30)
+    chunks = shard_files(out)
+    chunks[0].write_bytes(b"")
+    chunks[1].write_bytes(chunks[1].read_bytes()[:-7])
+    done = finish(*argv)
+    assert done.returncode == 0, done.stderr
+    checks.check_conversion(src, out, expected=expected)
