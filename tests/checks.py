@@ -525,6 +525,18 @@ def check_conversion(
         rel = "" if rel == "." else rel
         assert rel in known, f"{path}: output node with no source node"
 
+    # every file that is not Zarr metadata nor a chunk is copied byte for byte
+    arrays = [rel for rel, kind in nodes if kind == "array"]
+    for path in src_dir.rglob("*"):
+        rel = path.relative_to(src_dir).as_posix()
+        if not path.is_file() or path.name in (".zgroup", ".zattrs", ".zarray", ".zmetadata"):
+            continue
+        if any(rel.startswith(a + "/") for a in arrays if a) or (arrays and "" in arrays):
+            continue
+        out_file = out_dir / rel
+        assert out_file.is_file(), f"{rel}: a file of the source is missing in the output"
+        assert out_file.read_bytes() == path.read_bytes(), f"{rel}: copied file differs from the source's"
+
     # files that are not Zarr metadata: OME-XML of bioformats2raw must be copied as is
     xml = src_dir / "OME" / "METADATA.ome.xml"
     if report.kind == "bioformats2raw" and xml.is_file():

@@ -23,12 +23,12 @@ LAYERS = {
     "zarr": 2,
     "ome": 2,
     "testing": 2,
-    "convert": 3,
-    "executors": 4,
-    "validation": 4,
-    "api": 5,
-    "commands": 6,
-    "__main__": 7,  # python -m ome2024_ngff_challenge: the command line
+    "validation": 3,
+    "convert": 4,
+    "executors": 5,
+    "api": 6,
+    "commands": 7,
+    "__main__": 8,  # python -m ome2024_ngff_challenge: the command line
 }
 MAX_LINES = 700
 

@@ -202,3 +202,16 @@ def test_http_store_is_read_only(site):
             action()
     with pytest.raises(Exception, match="read-only"), store.writer("k") as f:
         f.write(b"x")
+
+
+def test_unlisted_nodes_cannot_be_found_over_http_and_it_is_said_once(site, tmp_path, convert):
+    """HTTP cannot list folders: what the OME metadata references is converted,
+    and one line says that anything else could not be looked for."""
+    root, url = site
+    expected = build_image_2d(root / "in.zarr")
+    out = tmp_path / "out.zarr"
+    run = convert("resave", "--cc-by", f"{url}/in.zarr", out)
+    assert run.rc == 0, str(run)
+    said = [ln for ln in run.err.splitlines() if "cannot be listed" in ln]
+    assert len(said) == 1 and said[0].startswith(f"warning: {url}/in.zarr: "), run.err
+    checks.check_conversion(root / "in.zarr", out, expected=expected, validators=False)

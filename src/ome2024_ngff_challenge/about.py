@@ -1,4 +1,5 @@
-"""The tool's name and version, as every output records them."""
+"""The tool's name and version, as every output records them, and the names of
+what it leaves in an output."""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -8,3 +9,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 TOOL_NAME = "ome2024-ngff-challenge"
+
+# Present in an output while its conversion is unfinished (written first, removed
+# last): resave resumes from it, validate and update refuse such an output.
+INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+# The attribute of every converted array that holds its conversion statistics.
+STATS_KEY = "_ome2024_ngff_challenge_stats"

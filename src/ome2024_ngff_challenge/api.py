@@ -33,6 +33,7 @@ from .ome.crate_file import update as _update_crate
 from .ome.rocrate import CrateInfo, crate_fields
 from .stores.base import Store
 from .stores.open import S3Options, open_store, read_location
+from .convert.verify import compare_with_source
 from .validation import Report
 from .validation import validate as _validate
 from .zarr.codecs import DEFAULT_COMPRESSION, Compression, parse_compression
@@ -117,6 +118,7 @@ def resave(
     crate: bool = True,
     notes: str | None = None,
     progress: bool = False,
+    repair: bool = True,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
@@ -128,8 +130,12 @@ def resave(
     ``executor``: how to run it (default: ``ThreadExecutor(threads)``; also
     ``DaskExecutor(address)``, ``JobScriptExecutor``, ``ZarrsScriptExecutor``);
     ``license`` ("cc-by", "cc0" or a URL), ``organism``, ``modality``, ``name``,
-    ``description``: the RO-Crate (``crate=False`` writes none).
-    An unfinished output of the same plan is resumed.
+    ``description``: the RO-Crate (``crate=False`` writes none); ``repair``:
+    mend the known defects of real writers (identity transforms, misplaced
+    label lists ...: each logged and recorded in the statistics), or with
+    ``repair=False`` refuse such input. Every group, array and file below the
+    input's root is converted or copied. An unfinished output of the same plan
+    is resumed.
     """
     src = open_location(input, role="input", s3=input_s3)
     out = open_location(output, role="output", s3=output_s3)
@@ -144,7 +150,8 @@ def resave(
     )
     if executor is None:
         executor = ThreadExecutor(threads)
-    return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings)
+    return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings,
+                          repair=repair)
 
 
 def write_details(
@@ -156,6 +163,7 @@ def write_details(
     codec: str | Compression | None = None,
     details=None,
     overwrite: bool = False,
+    repair: bool = True,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
@@ -164,7 +172,8 @@ def write_details(
     src = open_location(input, role="input", s3=input_s3)
     out = open_location(output, role="output", s3=output_s3)
     layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
-    return _resave.resave_details(src, out, layout=layout, compression=_compression(codec), overwrite=overwrite)
+    return _resave.resave_details(src, out, layout=layout, compression=_compression(codec), overwrite=overwrite,
+                                  repair=repair)
 
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None) -> Report:
@@ -177,7 +186,10 @@ def validate(target: Location, *, against: Location | None = None, s3: S3Options
         where = against if isinstance(against, Store) else os.fspath(against)
         remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
         source = where if isinstance(where, Store) else open_store(where, role="input", **remote)
-    return _validate(store, source)
+    validator = _validate(store)
+    if source is not None:
+        compare_with_source(validator, source)
+    return validator.report
 
 
 @dataclass

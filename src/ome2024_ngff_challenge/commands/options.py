@@ -27,6 +27,7 @@ SPELLING = {
     "ols_url": "--ols-url",
     "ontology": "--ontology",
     "against": "--against",
+    "no_repair": "--no-repair",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }

@@ -128,6 +128,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     out.add_argument("--dask-scheduler", metavar="ADDRESS",
                      help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
                      "read INPUT and write OUTPUT themselves, so both must be reachable from them")
+    out.add_argument("--no-repair", action="store_true",
+                     help="refuse input with the known defects of real writers (identity transforms, label lists "
+                     "on the wrong group, empty image-label lists) instead of repairing them; every repair is "
+                     "otherwise logged and recorded in the conversion statistics")
     out.add_argument("--conversion-notes", metavar="TEXT",
                      help="free text recorded with the conversion statistics of every array")
 
@@ -155,7 +159,8 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     if args.output_write_details:
         api.write_details(args.input, args.output, chunks=args.output_chunks, shards=args.output_shards,
                           codec=args.output_codec, details=args.output_read_details,
-                          overwrite=args.output_overwrite, input_s3=src_s3, output_s3=details_s3)
+                          overwrite=args.output_overwrite, repair=not args.no_repair,
+                          input_s3=src_s3, output_s3=details_s3)
         return 0
     crate = {} if args.rocrate_skip else crate_options(args)
     api.resave(
@@ -164,7 +169,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         details=api.read_details(args.output_read_details, s3=details_s3),
         overwrite=args.output_overwrite,
         executor=choose_executor(args, parser),
-        crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True,
+        crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
         input_s3=src_s3, output_s3=out_s3,
         **crate,
     )

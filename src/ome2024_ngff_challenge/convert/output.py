@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..about import TOOL_NAME, __version__
+from ..about import INCOMPLETE_MARK, STATS_KEY, TOOL_NAME, __version__
 from ..errors import OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
@@ -31,10 +31,6 @@ from .stats import ArrayStats
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 
-# Present in an output while its conversion is unfinished (written first, removed
-# last): resave resumes from it, validate and update refuse such an output.
-INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
-STATS_KEY = "_ome2024_ngff_challenge_stats"
 # Top-level names a converted (or half-converted) output may hold; a folder
 # with anything else is not ours to delete.
 OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}  # and the folder .jobs
@@ -146,6 +142,7 @@ class Conversion:
             "chunks": list(job.layout.chunks),
             "shards": list(job.layout.shards) if job.layout.shards is not None else None,
             "notes": self.settings.notes,
+            "repairs": self.plan.repairs_for(job.path),
         }
 
     def write_array_metadata(self, stats: list[ArrayStats], started: float, threads: int) -> None:

@@ -1,18 +1,23 @@
-"""``resave``: read the input into a plan, then hand it to an executor. There is
-no other branching here: how the plan is run (threads, Dask, job arrays,
-scripts) is the executor's business, and a layout shown instead of converted
-(the details file) is a view of the same plan."""
+"""``resave``: read the input into a plan, check that what it would write is
+valid OME-Zarr 0.5, then hand it to an executor. There is no other branching
+here: how the plan is run (threads, Dask, job arrays, scripts) is the
+executor's business, and a layout shown instead of converted (the details file)
+is a view of the same plan."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-from ..stores.base import Store
+from ..errors import InputError
+from ..stores.base import Store, join
+from ..stores.memory import MemoryStore
+from ..validation.walk import Validator
 from ..zarr.codecs import DEFAULT_COMPRESSION, Compression
 from .details import write_details
 from .output import Conversion, OutputSettings, creator
-from .plan import LayoutRequest, Plan, build_plan
+from .plan import LayoutRequest, Plan
+from .planner import build_plan
 
 if TYPE_CHECKING:  # executors are above this layer: only named here
     from ..executors.base import Executor
@@ -21,9 +26,10 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 
 
 def plan_conversion(src: Store, layout: LayoutRequest | None = None,
-                    compression: Compression | None = None) -> Plan:
-    """The plan of converting ``src``: groups, arrays with their layout, tasks."""
-    plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator())
+                    compression: Compression | None = None, *, repair: bool = True) -> Plan:
+    """The plan of converting ``src``: groups, arrays with their layout, tasks
+    (``repair``: mend the known defects of real writers, else refuse them)."""
+    plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator(), repair=repair)
     LOG.info(
         "%s: %d groups, %d arrays, %d tasks, %.1f MB", src.describe(), len(plan.groups),
         len(plan.arrays), plan.n_tasks, plan.nbytes / 1e6,
@@ -31,18 +37,39 @@ def plan_conversion(src: Store, layout: LayoutRequest | None = None,
     return plan
 
 
+def check_planned_metadata(plan: Plan, src: Store) -> None:
+    """The 0.5 rules, run on the metadata the plan would write, before anything
+    is written: an output that ``validate`` would reject is never made (the
+    repairs the plan made are in it already). InputError naming the first
+    problem, at the input path it comes from."""
+    planned = MemoryStore(src.describe())
+    for group in plan.groups:
+        planned.put_json(join(group.path, "zarr.json"), group.zarr_json())
+    for array in plan.arrays:
+        planned.put_json(join(array.path, "zarr.json"), array.zarr_json())
+    validator = Validator(planned)
+    report = validator.run(crate=False)
+    errors = report.errors
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        msg = f"{errors[0]['location']}: would not be valid OME-Zarr 0.5: {errors[0]['message']}{more}"
+        raise InputError(msg)
+
+
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
-           compression: Compression | None = None, settings: OutputSettings | None = None) -> Plan:
+           compression: Compression | None = None, settings: OutputSettings | None = None,
+           repair: bool = True) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
-    plan = plan_conversion(src, layout, compression)
+    plan = plan_conversion(src, layout, compression, repair=repair)
+    check_planned_metadata(plan, src)
     executor.execute(Conversion(plan, src, out, settings or OutputSettings()))
     return plan
 
 
 def resave_details(src: Store, out: Store, *, layout: LayoutRequest | None = None,
-                   compression: Compression | None = None, overwrite: bool = False) -> Plan:
+                   compression: Compression | None = None, overwrite: bool = False, repair: bool = True) -> Plan:
     """Write the planned layout of every array to ``out`` (a JSON file) instead
     of converting."""
-    plan = plan_conversion(src, layout, compression)
+    plan = plan_conversion(src, layout, compression, repair=repair)
     write_details(plan, out, overwrite)
     return plan

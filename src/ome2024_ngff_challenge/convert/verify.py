@@ -1,6 +1,6 @@
-"""``validate --against SOURCE``: every voxel of the output decoded and its bit
-pattern (NaN payloads, -0.0) compared with the OME-Zarr 0.4 source, one stored
-object at a time on a few threads."""
+"""A conversion verified (``validate --against SOURCE``): every voxel of the
+output decoded and its bit pattern (NaN payloads, -0.0) compared with the
+OME-Zarr 0.4 source, one stored object at a time on a few threads."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..convert.plan import LayoutRequest, Planner
 from ..errors import UserError, option
-from ..stores.base import Store
+from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
-from ..zarr.v3_read import DecodeError, V3Array
-from .report import Report
+from ..zarr.v3_read import DecodeError, V3Array, parse_array_meta
+from ..validation.report import Report
+from .plan import LayoutRequest
+from .planner import Planner
 
 if TYPE_CHECKING:
-    from .walk import Validator
+    from ..validation.walk import Validator
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 # stored objects compared at once (each holds one compressed shard plus one
@@ -55,15 +56,24 @@ def _show(value) -> str:
 def compare_with_source(validator: Validator, src: Store) -> None:
     report, out = validator.report, validator.store
     try:
-        plan = Planner(src, LayoutRequest(), DEFAULT_COMPRESSION, creator={}).walk()
+        plan = Planner(src, LayoutRequest(), DEFAULT_COMPRESSION, creator={}, verbose=False).walk()
     except UserError as e:
         report.error("", f"{option('against')}: the source cannot be read ({e})")
         return
     sources = {job.path: job.source for job in plan.arrays}
+    arrays = dict(validator.arrays)
     for path in sources:
-        if path not in validator.visited:
+        if path in validator.visited:
+            continue
+        # an array no OME metadata names (a table, a tool's own array): the
+        # walk did not reach it, so it is read here
+        meta = out.get_json(join(path, "zarr.json"))
+        arr = parse_array_meta(meta, []) if isinstance(meta, dict) and meta.get("node_type") == "array" else None
+        if arr is None:
             report.error(path, f"array of the source ({src.describe(path)}) is missing in the output")
-    for path, arr in validator.arrays.items():
+        else:
+            arrays[path] = arr
+    for path, arr in arrays.items():
         source = sources.get(path)
         if source is None:
             report.warn(path, "not in the source: not compared")

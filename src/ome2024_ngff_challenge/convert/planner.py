@@ -1,0 +1,452 @@
+"""Reading an OME-Zarr 0.4 input into a plan.
+
+The walk follows the OME metadata (multiscales datasets, labels, plate rows,
+wells and fields, bioformats2raw series), checking it as it goes, then lists
+the whole input (where it can be listed) so that nothing below the root is
+left out: groups and arrays the metadata does not name (tables, label images
+missing from their list, a tool's own groups) are converted too, and every
+other file is copied byte for byte. Defects of real writers are repaired where
+the right value is unambiguous (``ome.repair``), each with a line saying so and
+recorded in the plan; with ``repair=False`` each is an error instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+
+from ..errors import InputError, UserError, option
+from ..ome import repair, v04
+from ..ome.migrate import migrate_attributes
+from ..ome.spec import OME_KEYS, OME_XML
+from ..stores.base import PARTIAL_MARK, Store, join
+from ..zarr.codecs import DEFAULT_COMPRESSION, KEEP, Compression
+from ..zarr.v2 import SourceArray
+from ..zarr.v3_metadata import v3_data_type
+from .details import details_by_path
+from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
+from .plan import ArrayJob, GroupJob, LayoutRequest, Plan
+
+LOG = logging.getLogger("ome2024_ngff_challenge")
+QUIET = logging.getLogger("ome2024_ngff_challenge.quiet")  # a source read again (validate --against)
+QUIET.disabled = True
+# Zarr v2 metadata files: converted, never copied
+V2_METADATA = (".zgroup", ".zattrs", ".zarray")
+CONSOLIDATED = ".zmetadata"
+
+
+class Planner:
+    """Walks a 0.4 hierarchy and collects the plan."""
+
+    def __init__(self, src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
+                 repair: bool = True, verbose: bool = True):
+        self.src = src
+        self.request = request
+        self.compression = compression
+        self.creator = creator
+        self.repair = repair
+        self.log = LOG if verbose else QUIET  # what it finds and repairs, said once per conversion
+        self.plan = Plan()
+        self._spatial: dict[str, tuple] = {}  # array path -> which axes are spatial
+
+    # -- helpers -----------------------------------------------------------
+
+    def where(self, path: str) -> str:
+        return self.src.describe(path)
+
+    def attrs(self, path: str) -> dict:
+        attrs = self.src.get_json(join(path, ".zattrs"))
+        if attrs is None:
+            return {}
+        if not isinstance(attrs, dict):
+            msg = f"{self.where(join(path, '.zattrs'))}: must hold a JSON object"
+            raise InputError(msg)
+        return attrs
+
+    def is_group(self, path: str) -> bool:
+        return self.src.exists(join(path, ".zgroup"))
+
+    def add_group(self, path: str, attrs: dict) -> None:
+        has_ome = any(k in attrs for k in OME_KEYS)
+        migrated = migrate_attributes(attrs, creator=self.creator if has_ome else None)
+        self.plan.groups.append(GroupJob(path, migrated))
+
+    def repaired(self, path: str, notes: list[str]) -> None:
+        """Record the repairs made to the group at ``path`` (or refuse them)."""
+        for note in notes:
+            if not self.repair:
+                msg = (f"{self.where(path)}: invalid OME-Zarr 0.4 that would be repaired ({note}); "
+                       f"not converted because of {option('no_repair')}")
+                raise InputError(msg)
+            self.log.warning("%s: repaired: %s", self.where(path), note)
+            self.plan.repairs.append((path, note))
+
+    # -- the walk ----------------------------------------------------------
+
+    def walk(self) -> Plan:
+        src = self.src
+        if not src.exists(".zgroup"):
+            if src.exists("zarr.json"):
+                msg = f"{src.describe()}: already Zarr v3 (zarr.json found): nothing to convert"
+                raise InputError(msg)
+            if src.exists(".zarray"):
+                msg = f"{src.describe()}: a single Zarr v2 array, not an OME-Zarr image, plate or bioformats2raw group"
+                raise InputError(msg)
+            dirs, files = src.list_dir("")
+            if not dirs and not files:
+                msg = f"{src.describe()}: does not exist or is empty"
+                raise InputError(msg)
+            msg = f"{src.describe()}: not a Zarr v2 group (no .zgroup)"
+            raise InputError(msg)
+        zgroup = src.get_json(".zgroup")
+        if not isinstance(zgroup, dict) or zgroup.get("zarr_format") != 2:
+            msg = f"{src.describe('.zgroup')}: not a Zarr v2 group (zarr_format is not 2)"
+            raise InputError(msg)
+        attrs = self.attrs("")
+        if "plate" in attrs:
+            self.plate("", attrs)
+            self.ome_group_files()
+        elif "bioformats2raw.layout" in attrs:
+            self.bioformats2raw(attrs)
+        elif "well" in attrs:
+            self.well("", attrs)
+        elif "multiscales" in attrs:
+            self.image("", attrs, labels=True)
+            self.plan.single_image = len(self.plan.groups) == 1
+        else:
+            msg = (
+                f"{src.describe()}: not an OME-Zarr 0.4 image, plate or bioformats2raw dataset "
+                "(.zattrs has no multiscales, plate, well or bioformats2raw.layout)"
+            )
+            raise InputError(msg)
+        self.add_unreferenced()
+        self.add_intermediate_groups()
+        self.assign_layouts()
+        return self.plan
+
+    def add_intermediate_groups(self) -> None:
+        """Zarr v3 has no implicit groups: a folder between two nodes (a dataset
+        path such as 'level/1', a multi-part well path) becomes a group too."""
+        groups = {g.path for g in self.plan.groups}
+        for path in [g.path for g in self.plan.groups] + [a.path for a in self.plan.arrays]:
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent not in groups:
+                    groups.add(parent)
+                    self.add_group(parent, self.attrs(parent))
+        depth = {g.path: len([p for p in g.path.split("/") if p]) for g in self.plan.groups}
+        self.plan.groups.sort(key=lambda g: depth[g.path])  # parents first
+
+    def image(self, path: str, attrs: dict, *, labels: bool, is_label: bool = False) -> None:
+        where = self.where(path)
+        if is_label:
+            attrs, notes = repair.empty_image_label_lists(attrs)
+            self.repaired(path, notes)
+        attrs, listed, notes = repair.labels_on_image(attrs)
+        self.repaired(path, notes)
+        v04.check_version(attrs, where)
+        multiscales = v04.check_multiscales(attrs, where)
+        shapes = {}
+        for ms in multiscales:
+            names = v04.dimension_names(ms)
+            for dataset in ms["datasets"]:
+                ds = dataset["path"]
+                if ds not in shapes:
+                    shapes[ds] = self.add_array(join(path, ds), ds, names, ms, where).shape
+        attrs, notes = repair.identity_transforms(attrs, shapes, where)
+        self.repaired(path, notes)
+        self.add_group(path, attrs)
+        if labels and self.is_group(join(path, "labels")):
+            self.labels(join(path, "labels"), listed)
+
+    def add_array(self, path: str, ds: str, names: list[str], ms: dict, where: str) -> ArrayJob:
+        if not self.src.exists(join(path, ".zarray")):
+            kind = "a group, not an array" if self.is_group(path) else "missing"
+            msg = f"{where}: multiscales dataset '{ds}' is {kind} ({self.where(path)})"
+            raise InputError(msg)
+        source = SourceArray(self.src, path)
+        if len(source.meta.shape) != len(names):
+            msg = (
+                f"{where}: multiscales declares {len(names)} axes ({','.join(names)}) "
+                f"but dataset '{ds}' has {len(source.meta.shape)} dimensions"
+            )
+            raise InputError(msg)
+        v3_data_type(source.meta.dtype, source.describe())
+        self.plan.arrays.append(
+            ArrayJob(
+                path=path,
+                source=source,
+                layout=Layout((1,), None),  # set by assign_layouts
+                compression=self.compression,
+                dimension_names=names,
+                attributes=self.attrs(path),
+            )
+        )
+        self._spatial[path] = tuple(
+            a.get("type") == "space" if isinstance(a, dict) and "type" in a else None for a in ms["axes"]
+        )
+        return self.plan.arrays[-1]
+
+    def labels(self, path: str, listed: list[str] | None = None) -> None:
+        """A labels group; ``listed``: the label list its image held instead
+        (moved here, a repair). A group that lists nothing gets the label images
+        found in it (child groups with multiscales), a repair too."""
+        attrs = self.attrs(path)
+        where = self.where(path)
+        if listed is not None and "labels" not in attrs:
+            attrs = {**attrs, "labels": listed}
+        if "labels" not in attrs:
+            found = self.label_images_in(path)
+            if found:
+                attrs = {**attrs, "labels": found}
+                self.repaired(path, [f"the labels group lists no label images; found and listed {found}"])
+        names = v04.labels_list(attrs, where) if "labels" in attrs else []
+        self.add_group(path, attrs)
+        for name in names:
+            label = join(path, name)
+            if not self.is_group(label):
+                msg = f"{where}: label image '{name}' is listed but has no group ({self.where(label)})"
+                raise InputError(msg)
+            self.image(label, self.attrs(label), labels=False, is_label=True)
+
+    def label_images_in(self, path: str) -> list[str]:
+        if not self.src.supports_listing:
+            return []
+        dirs, _ = self.src.list_dir(path)
+        return [name for name in dirs if self.is_group(join(path, name))
+                and "multiscales" in self.attrs(join(path, name))]
+
+    def plate(self, path: str, attrs: dict) -> None:
+        where = self.where(path)
+        v04.check_version(attrs, where)
+        wells = v04.plate_wells(attrs, where)
+        self.add_group(path, attrs)
+        rows = []
+        for well in wells:
+            parts = well.split("/")
+            for depth in range(1, len(parts)):
+                row = "/".join(parts[:depth])
+                if row not in rows:
+                    rows.append(row)
+        for row in rows:
+            row_path = join(path, row)
+            if not self.is_group(row_path):
+                msg = f"{where}: plate well row '{row}' has no group ({self.where(row_path)})"
+                raise InputError(msg)
+            self.add_group(row_path, self.attrs(row_path))
+        for well in wells:
+            well_path = join(path, well)
+            if not self.is_group(well_path):
+                msg = f"{where}: plate lists well '{well}' but it has no group ({self.where(well_path)})"
+                raise InputError(msg)
+            self.well(well_path, self.attrs(well_path))
+
+    def well(self, path: str, attrs: dict) -> None:
+        where = self.where(path)
+        v04.check_version(attrs, where)
+        fields = v04.well_images(attrs, where)
+        self.add_group(path, attrs)
+        for name in fields:
+            image = join(path, name)
+            if not self.is_group(image):
+                msg = f"{where}: well lists image '{name}' but it has no group ({self.where(image)})"
+                raise InputError(msg)
+            self.image(image, self.attrs(image), labels=True)
+
+    def ome_group_files(self) -> dict | None:
+        """The bioformats2raw OME group (series list and OME-XML), if present."""
+        if not self.is_group("OME"):
+            return None
+        ome_attrs = self.attrs("OME")
+        self.add_group("OME", ome_attrs)
+        if self.src.exists(OME_XML):
+            self.plan.copies.append(OME_XML)
+        return ome_attrs
+
+    def bioformats2raw(self, attrs: dict) -> None:
+        self.add_group("", attrs)
+        ome_attrs = self.ome_group_files()
+        series = v04.bioformats2raw_series(ome_attrs)
+        if series is None:
+            series = []
+            for n in itertools.count():
+                if not self.is_group(str(n)):
+                    break
+                series.append(str(n))
+        if not series:
+            msg = f"{self.src.describe()}: bioformats2raw layout with no series (no OME/.zattrs series and no group '0')"
+            raise InputError(msg)
+        for name in series:
+            if not self.is_group(name):
+                msg = f"{self.where('OME')}: series '{name}' is listed but has no group ({self.where(name)})"
+                raise InputError(msg)
+            self.image(name, self.attrs(name), labels=True)
+
+    # -- the rest of the hierarchy ---------------------------------------------
+
+    def add_unreferenced(self) -> None:
+        """Every group, array and file below the root that the OME walk did not
+        reach: groups and arrays converted, other files copied as they are."""
+        src = self.src
+        if not src.supports_listing:
+            self.log.warning("%s: cannot be listed (HTTP): groups, arrays and files that the OME metadata does not "
+                        "reference cannot be found and are not converted", src.describe())
+            return
+        arrays = {a.path for a in self.plan.arrays}
+        known = {g.path for g in self.plan.groups} | arrays
+        copies = set(self.plan.copies)
+        found: dict[str, list[str]] = {"groups": [], "arrays": [], "files": [], "consolidated": []}
+
+        def visit(path: str) -> None:
+            dirs, files = src.list_dir(path)
+            for name in files:
+                key = join(path, name)
+                if name in V2_METADATA or key in copies or (name.startswith(".") and PARTIAL_MARK in name):
+                    continue
+                if name == CONSOLIDATED:
+                    found["consolidated"].append(key)
+                    continue
+                self.plan.copies.append(key)
+                found["files"].append(key)
+            for name in dirs:
+                child = join(path, name)
+                if child in arrays:
+                    continue  # a converted array: its folder holds its chunks
+                if child not in known:
+                    if src.exists(join(child, ".zarray")):
+                        self.add_plain_array(child)
+                        found["arrays"].append(child)
+                        continue
+                    if self.is_group(child):
+                        attrs = self.attrs(child)
+                        if "multiscales" in attrs:
+                            # an image the metadata does not name: converted as one
+                            self.image(child, attrs, labels=True)
+                            arrays.update(a.path for a in self.plan.arrays)
+                            known.update(g.path for g in self.plan.groups)
+                            known.update(arrays)
+                        else:
+                            self.add_group(child, attrs)
+                        found["groups"].append(child)
+                visit(child)
+
+        visit("")
+        for kind in ("groups", "arrays", "files"):
+            if found[kind]:
+                what = "copied as they are" if kind == "files" else "converted"
+                self.log.info("%s: %d %s that the OME metadata does not reference %s (%s)", src.describe(),
+                         len(found[kind]), kind, what, ", ".join(found[kind][:5]) + (" ..." if len(found[kind]) > 5 else ""))
+        if found["consolidated"]:
+            self.log.warning("%s: consolidated metadata (%s) not carried over: it repeats the metadata of each "
+                        "group and array, which Zarr v3 readers read from their zarr.json", src.describe(),
+                        ", ".join(found["consolidated"][:5]) + (" ..." if len(found["consolidated"]) > 5 else ""))
+
+    def add_plain_array(self, path: str) -> ArrayJob:
+        """An array outside any image: its axes are named by xarray's
+        ``_ARRAY_DIMENSIONS`` when it has them, else not at all."""
+        source = SourceArray(self.src, path)
+        v3_data_type(source.meta.dtype, source.describe())
+        attrs = self.attrs(path)
+        names = attrs.get("_ARRAY_DIMENSIONS")
+        if not (isinstance(names, list) and len(names) == len(source.meta.shape)
+                and all(isinstance(n, str) for n in names)):
+            names = None
+        job = ArrayJob(path=path, source=source, layout=Layout((1,), None), compression=self.compression,
+                       dimension_names=names, attributes=attrs)
+        self.plan.arrays.append(job)
+        return job
+
+    # -- layouts -----------------------------------------------------------
+
+    def assign_layouts(self) -> None:
+        self.assign_requested_layouts()
+        if self.compression is KEEP:
+            for job in self.plan.arrays:
+                self.keep_source_chunks(job)
+
+    def keep_source_chunks(self, job: ArrayJob) -> None:
+        """`--output-codec=keep`: copy compressed chunks unchanged where v3 can
+        describe them and the inner chunks are the source's chunks; otherwise
+        re-encode that array with the default codec, and say why."""
+        meta = job.source.meta
+        kept = Compression.from_v2(meta.compressor, meta.dtype) if not meta.filters else None
+        reason = None
+        if meta.filters:
+            reason = "its chunks use filters"
+        elif kept is None:
+            reason = f"its compressor {meta.compressor.get('id')} has no Zarr v3 codec"
+        else:
+            chunks = right_align(job.layout.chunks, len(meta.shape))
+            clipped = tuple(min(c, s) for c, s in zip(meta.chunks, meta.shape))
+            if chunks not in (meta.chunks, clipped):
+                reason = f"the output chunks {','.join(map(str, chunks))} differ from the source chunks"
+        if reason is not None:
+            self.log.warning("%s: re-encoding (not copying) because %s", job.source.describe(), reason)
+            job.compression = DEFAULT_COMPRESSION
+            return
+        # v2 stores edge chunks whole, so the inner chunk is the source chunk even
+        # where it is larger than the level; shards stay multiples of it
+        shards = job.layout.shards
+        if shards is not None:
+            shards = tuple(
+                c * max(1, min(sh // lc, math.ceil(s / c)))
+                for c, lc, sh, s in zip(meta.chunks, job.layout.chunks, shards, meta.shape)
+            )
+        job.layout = Layout(meta.chunks, shards)
+        job.compression = kept
+        job.byte_copy = True
+
+    def assign_requested_layouts(self) -> None:
+        request = self.request
+        from_details = details_by_path(request.details, [a.path for a in self.plan.arrays]) if request.details is not None else {}
+        for job in self.plan.arrays:
+            meta = job.source.meta
+            where = job.source.describe()
+            spatial = self._spatial.get(job.path)
+            if spatial is not None and any(s is None for s in spatial):
+                spatial = None
+            if job.path in from_details:
+                chunks, shards = from_details[job.path]
+                if shards is not None:
+                    check_multiple(right_align(chunks, len(meta.shape)), right_align(shards, len(meta.shape)), f"{option('details')} ({job.path})")
+                job.layout = fit_to_level(chunks, shards, meta.shape)
+                continue
+            unsharded = request.shards == "none"
+            if request.chunks is not None and isinstance(request.shards, tuple):
+                job.layout = fit_to_level(request.chunks, request.shards, meta.shape)
+            elif isinstance(request.shards, tuple):
+                auto = auto_layout(meta.shape, meta.dtype.itemsize, meta.chunks, spatial, sharded=False)
+                shards = right_align(request.shards, len(meta.shape))
+                # the source's chunks serve as inner chunks where they divide the
+                # requested shard (or the shard covers the whole axis anyway)
+                ok = all(sh % c == 0 or sh >= s for sh, c, s in zip(shards, auto.chunks, meta.shape))
+                if not ok:
+                    msg = (
+                        f"{where}: {option('shards', ','.join(map(str, request.shards)))} is not a multiple of "
+                        f"the source chunks {','.join(map(str, auto.chunks))}; give {option('chunks')} too"
+                    )
+                    raise UserError(msg)
+                per = tuple(
+                    c * max(1, min(sh // c, math.ceil(s / c))) for sh, c, s in zip(shards, auto.chunks, meta.shape)
+                )
+                job.layout = Layout(auto.chunks, per)
+            else:
+                source_chunks = right_align(request.chunks, len(meta.shape)) if request.chunks else meta.chunks
+                job.layout = auto_layout(
+                    meta.shape,
+                    meta.dtype.itemsize,
+                    source_chunks,
+                    spatial,
+                    sharded=not unsharded,
+                    # chunks the user gave are kept as given; only source chunks are split
+                    # (and with --output-codec=keep, whatever their size)
+                    chunk_limit=2**62 if request.chunks or self.compression is KEEP else MAX_AUTO_CHUNK_BYTES,
+                )
+
+
+def build_plan(src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
+               repair: bool = True) -> Plan:
+    request.check()
+    return Planner(src, request, compression, creator, repair=repair).walk()
