@@ -205,11 +205,16 @@ class Planner:
         names = v04.labels_list(attrs, where) if "labels" in attrs else []
         self.add_group(path, attrs)
         for name in names:
-            label = join(path, name)
-            if not self.is_group(label):
-                msg = f"{where}: label image '{name}' is listed but has no group ({self.where(label)})"
-                raise InputError(msg)
+            label = self.listed_group(path, name, f"label image '{name}' is listed but")
             self.image(label, self.attrs(label), labels=False, is_label=True)
+
+    def listed_group(self, parent: str, name: str, what: str) -> str:
+        """The path of a group ``parent`` lists; InputError when it has no group."""
+        path = join(parent, name)
+        if not self.is_group(path):
+            msg = f"{self.where(parent)}: {what} has no group ({self.where(path)})"
+            raise InputError(msg)
+        return path
 
     def label_images_in(self, path: str) -> list[str]:
         if not self.src.supports_listing:
@@ -231,16 +236,10 @@ class Planner:
                 if row not in rows:
                     rows.append(row)
         for row in rows:
-            row_path = join(path, row)
-            if not self.is_group(row_path):
-                msg = f"{where}: plate well row '{row}' has no group ({self.where(row_path)})"
-                raise InputError(msg)
+            row_path = self.listed_group(path, row, f"plate well row '{row}'")
             self.add_group(row_path, self.attrs(row_path))
         for well in wells:
-            well_path = join(path, well)
-            if not self.is_group(well_path):
-                msg = f"{where}: plate lists well '{well}' but it has no group ({self.where(well_path)})"
-                raise InputError(msg)
+            well_path = self.listed_group(path, well, f"plate lists well '{well}' but it")
             self.well(well_path, self.attrs(well_path))
 
     def well(self, path: str, attrs: dict) -> None:
@@ -249,10 +248,7 @@ class Planner:
         fields = v04.well_images(attrs, where)
         self.add_group(path, attrs)
         for name in fields:
-            image = join(path, name)
-            if not self.is_group(image):
-                msg = f"{where}: well lists image '{name}' but it has no group ({self.where(image)})"
-                raise InputError(msg)
+            image = self.listed_group(path, name, f"well lists image '{name}' but it")
             self.image(image, self.attrs(image), labels=True)
 
     def ome_group_files(self) -> dict | None:

@@ -105,6 +105,16 @@ class Validator:
         self.attributes[path] = attributes
         return ome
 
+    def child(self, path: str, what: str, key: str, without: str) -> dict | None:
+        """A group another group lists (a label image, well, field, series):
+        its ``attributes.ome`` when it exists and holds ``key``, else None
+        (with ``without`` reported when the key is missing)."""
+        ome = self.group(path, what)
+        if ome is not None and key not in ome:
+            self.report.error(path, without)
+            return None
+        return ome
+
     def array(self, path: str, what: str) -> V3Array | None:
         if path in self.visited:
             return self.arrays.get(path)
@@ -227,13 +237,11 @@ class Validator:
         self.report.extend(path, problems)
         for name in names:
             label_path = join(path, name)
-            label_ome = self.group(label_path, f"label image '{name}' (listed in labels)")
-            if label_ome is None:
-                continue
-            if "multiscales" not in label_ome:
-                self.report.error(label_path, "label image without multiscales")
-                continue
-            self.image(label_path, label_ome, self.attributes[label_path], labels=False, is_label=True, parent=parent)
+            label_ome = self.child(label_path, f"label image '{name}' (listed in labels)", "multiscales",
+                                   "label image without multiscales")
+            if label_ome is not None:
+                self.image(label_path, label_ome, self.attributes[label_path], labels=False, is_label=True,
+                           parent=parent)
 
     def plate(self, path: str, ome: dict, attributes: dict) -> None:
         self.report.extend(path, rules.schema_problems("plate.schema", attributes))
@@ -244,26 +252,20 @@ class Validator:
         acquisitions = rules.plate_acquisition_ids(ome)
         for well in wells:
             well_path = join(path, well)
-            well_ome = self.group(well_path, f"well '{well}' (listed in the plate)")
-            if well_ome is None:
-                continue
-            if "well" not in well_ome:
-                self.report.error(well_path, "well group without 'well' metadata")
-                continue
-            self.well(well_path, well_ome, acquisitions)
+            well_ome = self.child(well_path, f"well '{well}' (listed in the plate)", "well",
+                                  "well group without 'well' metadata")
+            if well_ome is not None:
+                self.well(well_path, well_ome, acquisitions)
 
     def well(self, path: str, ome: dict, acquisitions: list | None) -> None:
         problems, fields = rules.check_well(ome, acquisitions)
         self.report.extend(path, problems)
         for name in fields:
             field_path = join(path, name)
-            field_ome = self.group(field_path, f"field '{name}' (listed in the well)")
-            if field_ome is None:
-                continue
-            if "multiscales" not in field_ome:
-                self.report.error(field_path, "field of view without multiscales")
-                continue
-            self.image(field_path, field_ome, self.attributes[field_path], labels=True)
+            field_ome = self.child(field_path, f"field '{name}' (listed in the well)", "multiscales",
+                                   "field of view without multiscales")
+            if field_ome is not None:
+                self.image(field_path, field_ome, self.attributes[field_path], labels=True)
 
     def bioformats2raw(self, ome: dict, attributes: dict) -> None:
         self.report.extend("", rules.schema_problems("bf2raw.schema", attributes))
@@ -282,13 +284,9 @@ class Validator:
                 self.report.error("", "bioformats2raw layout with no series (no OME/zarr.json series and no image '0')")
         self.ome_xml(series)
         for name in series:
-            image_ome = self.group(name, f"series '{name}'")
-            if image_ome is None:
-                continue
-            if "multiscales" not in image_ome:
-                self.report.error(name, "series without multiscales")
-                continue
-            self.image(name, image_ome, self.attributes[name], labels=True)
+            image_ome = self.child(name, f"series '{name}'", "multiscales", "series without multiscales")
+            if image_ome is not None:
+                self.image(name, image_ome, self.attributes[name], labels=True)
 
     def ome_xml(self, series: list[str]) -> None:
         raw = self.store.get(OME_XML)
