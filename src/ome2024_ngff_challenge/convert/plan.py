@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import option
+from ..errors import InputError, option
+from ..stores.base import Store, join
 from ..zarr.codecs import Compression
+from ..zarr.data_types import item_nbytes, shardable
 from ..zarr.v2 import SourceArray
-from ..zarr.v3_metadata import array_metadata, group_metadata
-from .layout import Layout, check_multiple, right_align
+from ..zarr.v3_metadata import any_v3_data_type, array_metadata, group_metadata
+from .layout import Layout, auto_layout, check_multiple, right_align
 
 
 @dataclass
@@ -47,13 +49,36 @@ class ArrayJob:
     attributes: dict = field(default_factory=dict)  # the source array's own .zattrs
     byte_copy: bool = False  # inner chunks are the source's stored chunks, copied as they are
 
+    def __setattr__(self, name: str, value) -> None:
+        # structured and raw bytes arrays are never sharded: zarr-python 3 could
+        # not read them (data_types.shardable); their chunks are the stored objects
+        if name == "layout" and value.shards is not None and not shardable(self.source.meta.dtype):
+            value = Layout(value.chunks, None)
+        super().__setattr__(name, value)
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.source.meta.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype in memory (object for strings and bytes: see ``vlen``)."""
         return self.source.meta.dtype
+
+    @property
+    def vlen(self) -> str | None:
+        """Object arrays: "vlen-utf8" (strings) or "vlen-bytes" (bytes); else None."""
+        return self.source.meta.object_codec
+
+    @property
+    def data_type(self) -> str | dict:
+        """The Zarr v3 data_type written."""
+        return any_v3_data_type(self.dtype, self.source.describe(), self.vlen)
+
+    @property
+    def item_nbytes(self) -> int:
+        """Bytes per item in memory (an estimate for strings and bytes)."""
+        return item_nbytes(self.dtype)
 
     @property
     def fill(self) -> np.ndarray:
@@ -74,14 +99,14 @@ class ArrayJob:
 
     @property
     def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
+        return math.prod(self.shape) * self.item_nbytes
 
     def task_indices(self):
         return itertools.product(*(range(n) for n in self.grid))
 
     def task_nbytes(self, index: tuple[int, ...]) -> int:
         """Uncompressed bytes of the array inside the task at ``index``."""
-        n = self.dtype.itemsize
+        n = self.item_nbytes
         for i, w, s in zip(index, self.write_shape, self.shape):
             n *= min(w, s - i * w)
         return n
@@ -98,7 +123,43 @@ class ArrayJob:
             attributes={**self.attributes, **(extra_attributes or {})},
             where=self.source.describe(),
             fortran_chunks=self.byte_copy and self.source.meta.order == "F",
+            vlen=self.vlen,
         )
+
+
+def array_job(
+    src: Store,
+    path: str,
+    compression: Compression,
+    *,
+    dimension_names: list[str] | None = None,
+    attributes: dict | None = None,
+    layout: Layout | None = None,
+) -> ArrayJob:
+    """The job of converting the Zarr v2 array at ``path`` of ``src`` (any
+    array: an image level, or a table column no OME metadata names) of any data
+    type Zarr v3 can hold (numbers, strings, bytes, flat structured types).
+
+    The array's metadata is read and checked here: an array that cannot be
+    converted is refused with one line naming it and saying why (InputError).
+    ``attributes`` default to the array's own ``.zattrs``; ``layout`` to the
+    automatic one (the source chunks, split if too large, in shards of up to
+    256 MiB); ``Planner.assign_layouts`` replaces it with what the user asked.
+    With ``compression`` KEEP the caller runs ``Planner.keep_source_chunks``.
+    """
+    source = SourceArray(src, path)
+    meta = source.meta
+    any_v3_data_type(meta.dtype, source.describe(), meta.object_codec)
+    if attributes is None:
+        attributes = src.get_json(join(path, ".zattrs"))
+        if attributes is None:
+            attributes = {}
+        elif not isinstance(attributes, dict):
+            msg = f"{src.describe(join(path, '.zattrs'))}: must hold a JSON object"
+            raise InputError(msg)
+    if layout is None:
+        layout = auto_layout(meta.shape, item_nbytes(meta.dtype), meta.chunks)
+    return ArrayJob(path, source, layout, compression, dimension_names, attributes)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from ..zarr.v2 import SourceArray
 from ..zarr.v3_metadata import v3_data_type
 from .details import details_by_path
 from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
-from .plan import ArrayJob, GroupJob, LayoutRequest, Plan
+from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 QUIET = logging.getLogger("ome2024_ngff_challenge.quiet")  # a source read again (validate --against)
@@ -340,17 +340,14 @@ class Planner:
                         ", ".join(found["consolidated"][:5]) + (" ..." if len(found["consolidated"]) > 5 else ""))
 
     def add_plain_array(self, path: str) -> ArrayJob:
-        """An array outside any image: its axes are named by xarray's
+        """An array outside any image (a table column, a tool's array), of any
+        data type Zarr v3 holds: its axes are named by xarray's
         ``_ARRAY_DIMENSIONS`` when it has them, else not at all."""
-        source = SourceArray(self.src, path)
-        v3_data_type(source.meta.dtype, source.describe())
         attrs = self.attrs(path)
+        job = array_job(self.src, path, self.compression, attributes=attrs)
         names = attrs.get("_ARRAY_DIMENSIONS")
-        if not (isinstance(names, list) and len(names) == len(source.meta.shape)
-                and all(isinstance(n, str) for n in names)):
-            names = None
-        job = ArrayJob(path=path, source=source, layout=Layout((1,), None), compression=self.compression,
-                       dimension_names=names, attributes=attrs)
+        if isinstance(names, list) and len(names) == len(job.shape) and all(isinstance(n, str) for n in names):
+            job.dimension_names = names
         self.plan.arrays.append(job)
         return job
 
@@ -365,7 +362,9 @@ class Planner:
     def keep_source_chunks(self, job: ArrayJob) -> None:
         """`--output-codec=keep`: copy compressed chunks unchanged where v3 can
         describe them and the inner chunks are the source's chunks; otherwise
-        re-encode that array with the default codec, and say why."""
+        re-encode that array with the default codec, and say why. The vlen-utf8
+        or vlen-bytes codec of a string or bytes array is no filter here: it is
+        v3's array-to-bytes codec for them, and its bytes are the same."""
         meta = job.source.meta
         kept = Compression.from_v2(meta.compressor, meta.dtype) if not meta.filters else None
         reason = None
@@ -413,7 +412,7 @@ class Planner:
             if request.chunks is not None and isinstance(request.shards, tuple):
                 job.layout = fit_to_level(request.chunks, request.shards, meta.shape)
             elif isinstance(request.shards, tuple):
-                auto = auto_layout(meta.shape, meta.dtype.itemsize, meta.chunks, spatial, sharded=False)
+                auto = auto_layout(meta.shape, job.item_nbytes, meta.chunks, spatial, sharded=False)
                 shards = right_align(request.shards, len(meta.shape))
                 # the source's chunks serve as inner chunks where they divide the
                 # requested shard (or the shard covers the whole axis anyway)
@@ -432,7 +431,7 @@ class Planner:
                 source_chunks = right_align(request.chunks, len(meta.shape)) if request.chunks else meta.chunks
                 job.layout = auto_layout(
                     meta.shape,
-                    meta.dtype.itemsize,
+                    job.item_nbytes,
                     source_chunks,
                     spatial,
                     sharded=not unsharded,

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..stores.base import Store, join
 from ..zarr.chunk_keys import default_chunk_key
-from ..zarr.codecs import check_blosc_frame
-from ..zarr.codecs import DecodeError
+from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_encode
+from ..zarr.data_types import item_nbytes
 from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
 from .stats import TaskResult
 
@@ -49,13 +49,18 @@ class SourceChunkCache:
         else:
             self.bytes_read += len(raw)
             chunk = self.source.decode_chunk(raw, index)
-        size = chunk.nbytes if chunk is not None else 0
+        size = _held(chunk)
         while self.items and self.held + size > self.capacity:
             _, old = self.items.popitem(last=False)
-            self.held -= old.nbytes if old is not None else 0
+            self.held -= _held(old)
         self.items[index] = chunk
         self.held += size
         return chunk
+
+
+def _held(chunk: np.ndarray | None) -> int:
+    """Memory a decoded chunk holds (an estimate for object arrays)."""
+    return 0 if chunk is None else chunk.size * item_nbytes(chunk.dtype)
 
 
 def read_box(
@@ -74,20 +79,33 @@ def read_box(
 
 class FillTest:
     """Whether a block holds nothing but the fill value, bit for bit (so -0.0
-    is not taken for a 0.0 fill, nor one NaN payload for another)."""
+    is not taken for a 0.0 fill, nor one NaN payload for another); for object
+    arrays (strings, bytes), item for item."""
 
     def __init__(self, fill: np.ndarray):
-        word = min(fill.dtype.itemsize, 8)
-        self.view = f"u{word}"
-        self.bits = np.ascontiguousarray(fill).reshape(1).view(self.view)
+        self.value = fill[()] if fill.dtype.kind == "O" else None
+        if self.value is None:
+            size = fill.dtype.itemsize
+            word = next(w for w in (8, 4, 2, 1) if size % w == 0)
+            self.view = f"u{word}"
+            self.bits = np.ascontiguousarray(fill).reshape(1).view(self.view)
 
     def __call__(self, block: np.ndarray) -> bool:
-        words = block.reshape(-1).view(self.view).reshape(-1, self.bits.size)
+        if self.value is not None:
+            return self.objects_are_fill(block.reshape(-1))
+        words = np.ascontiguousarray(block).reshape(-1).view(self.view).reshape(-1, self.bits.size)
         # most chunks hold data: their first or last voxel already differs, so
         # the full comparison (a pass over the chunk) is for the rare rest
         if (words[0] != self.bits).any() or (words[-1] != self.bits).any():
             return False
         return bool((words == self.bits).all())
+
+    def objects_are_fill(self, items: np.ndarray) -> bool:
+        value = self.value
+        # a str never equals a bytes: the type is compared, too
+        if not (type(items[0]) is type(value) and items[0] == value):
+            return False
+        return all(type(v) is type(value) and v == value for v in items)
 
 
 def padded(block: np.ndarray, shape: tuple[int, ...], fill: np.ndarray) -> np.ndarray:
@@ -105,7 +123,7 @@ def cache_capacity(job) -> int:
     meta = job.source.meta
     chunks = job.layout.chunks
     write = job.write_shape
-    src_chunk_bytes = math.prod(meta.chunks) * meta.dtype.itemsize
+    src_chunk_bytes = math.prod(meta.chunks) * item_nbytes(meta.dtype)
     row = 1
     for d, (c, w, s) in enumerate(zip(chunks, write, meta.chunks)):
         extent = w if d == len(chunks) - 1 else c
@@ -148,17 +166,21 @@ def chunk_complete(job, raw: bytes | None) -> bool:
     """Whether ``raw`` is a whole encoded inner chunk of ``job``'s array."""
     if raw is None:
         return False
-    expected = math.prod(job.layout.chunks) * job.dtype.itemsize
+    n = math.prod(job.layout.chunks)
     decoder = job.compression.encoder()
-    if decoder is None:
-        return len(raw) == expected
     try:
-        if job.compression.name == "blosc":
-            check_blosc_frame(raw)  # c-blosc would read past a truncated frame
-        data = decoder.decode(raw)
+        if decoder is None:
+            data = raw
+        else:
+            if job.compression.name == "blosc":
+                check_blosc_frame(raw)  # c-blosc would read past a truncated frame
+            data = decoder.decode(raw)
+        if job.vlen is not None:
+            vlen_decode(data, n, job.vlen)  # DecodeError unless exactly n items
+            return True
     except Exception:  # whatever a decoder throws at damaged bytes
         return False
-    return memoryview(data).nbytes == expected
+    return memoryview(data).nbytes == n * job.dtype.itemsize
 
 
 def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:
@@ -200,6 +222,9 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
         block = padded(read_box(cache, start, stop, fill), chunks, fill)
         if is_fill(block):
             return None
+        if job.vlen is not None:  # the vlen codec first, then the compressor on its bytes
+            serialized = vlen_encode(np.ascontiguousarray(block), job.vlen)
+            return serialized if encoder is None else bytes(encoder.encode(serialized))
         if encoder is None:
             return block.tobytes()
         return bytes(encoder.encode(np.ascontiguousarray(block)))

@@ -1,6 +1,7 @@
 """A conversion verified (``validate --against SOURCE``): every voxel of the
 output decoded and its bit pattern (NaN payloads, -0.0) compared with the
-OME-Zarr 0.4 source, one stored object at a time on a few threads."""
+OME-Zarr 0.4 source, one stored object at a time on a few threads; strings and
+bytes (object arrays) item for item, their type included."""
 
 from __future__ import annotations
 
@@ -35,12 +36,24 @@ def _bits(a: np.ndarray) -> np.ndarray:
     """The values' bit patterns as native unsigned integers (NaN payloads and
     -0.0 kept), shaped (*a.shape, words)."""
     dt = a.dtype
-    if dt.itemsize > 1 and not dt.isnative:
+    if dt.fields is None and dt.itemsize > 1 and not dt.isnative:
         a = a.byteswap().view(dt.newbyteorder("="))
-    word = {1: "u1", 2: "u2", 4: "u4", 8: "u8", 16: "u8"}[dt.itemsize]
-    words = 2 if dt.itemsize == 16 else 1
+    word = next(w for w in (8, 4, 2, 1) if dt.itemsize % w == 0)
+    words = dt.itemsize // word
     a = np.ascontiguousarray(a)
-    return a.view(word).reshape((*a.shape, words)) if a.ndim else a.reshape(1).view(word).reshape((words,))
+    return a.view(f"u{word}").reshape((*a.shape, words)) if a.ndim else a.reshape(1).view(f"u{word}").reshape((words,))
+
+
+# one item of an object array differs from another: in value or in type ("" and b"")
+_object_differs = np.frompyfunc(lambda e, g: type(e) is not type(g) or e != g, 2, 1)
+
+
+def _differs(expected: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Where ``got`` (an array of the region's shape, or a 0-d fill) differs
+    from ``expected``, as booleans shaped like ``expected``."""
+    if expected.dtype.kind == "O" or got.dtype.kind == "O":
+        return np.broadcast_to(_object_differs(expected, got), expected.shape).astype(bool)
+    return np.any(_bits(expected) != _bits(got), axis=-1)
 
 
 def _show(value) -> str:
@@ -82,8 +95,8 @@ def compare_with_source(validator: Validator, src: Store) -> None:
         if tuple(meta.shape) != arr.shape:
             report.error(path, f"shape {list(arr.shape)} differs from the source's {list(meta.shape)}")
             continue
-        if (meta.dtype.kind, meta.dtype.itemsize) != (arr.dtype.kind, arr.dtype.itemsize):
-            report.error(path, f"data type {arr.dtype.name} differs from the source's {meta.dtype.str}")
+        if (meta.dtype.kind, meta.dtype.itemsize, meta.object_codec) != (arr.dtype.kind, arr.dtype.itemsize, arr.vlen):
+            report.error(path, f"data type {arr.data_type} differs from the source's {meta.dtype.str}")
             continue
         LOG.info("comparing %s", out.describe(path))
         if compare_array(path, arr, source, out, report):
@@ -114,12 +127,10 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
 
 def compare_object(path: str, arr: V3Array, source, out: Store, index: tuple[int, ...]) -> str | None:
     """The first difference within one stored object, as a message; None when it matches."""
-    fill = _bits(arr.fill)
     try:
         for region, block in arr.blocks_at(out, path, index):
             expected = source.read_region(region)
-            got = _bits(expected)
-            differs = np.any(got != (fill if block is None else _bits(block)), axis=-1)
+            differs = _differs(expected, arr.fill if block is None else block)
             if differs.any():
                 where = tuple(int(i) + r.start for i, r in zip(np.argwhere(differs)[0], region))
                 local = tuple(i - r.start for i, r in zip(where, region))

@@ -92,7 +92,7 @@ def default_shards_per_job(plan: Plan) -> int:
     """About 1 GiB of uncompressed data per job, between 1 and 64 shards."""
     if not plan.arrays:
         return DEFAULT_SHARDS_PER_JOB
-    largest = max(math.prod(a.write_shape) * a.dtype.itemsize for a in plan.arrays)
+    largest = max(math.prod(a.write_shape) * a.item_nbytes for a in plan.arrays)
     return max(1, min(DEFAULT_SHARDS_PER_JOB, 2**30 // max(1, largest)))
 
 

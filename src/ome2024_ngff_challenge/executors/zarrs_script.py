@@ -23,7 +23,6 @@ from ..convert.output import Conversion
 from ..convert.plan import ArrayJob
 from ..errors import OutputError
 from ..stores.base import Store
-from ..zarr.v3_metadata import v3_data_type
 from .base import Executor
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
@@ -60,7 +59,7 @@ def array_written(out: Store, job: ArrayJob) -> dict | None:
         return None
     if not isinstance(meta, dict) or meta.get("node_type") != "array":
         return None
-    if meta.get("shape") != list(job.shape) or meta.get("data_type") != v3_data_type(job.dtype, job.path):
+    if meta.get("shape") != list(job.shape) or meta.get("data_type") != job.data_type:
         return None
     return meta
 

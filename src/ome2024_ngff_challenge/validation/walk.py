@@ -185,8 +185,10 @@ class Validator:
                     self.report.error(array_path, f"no dimension_names (they must be the axes names {ms.axes})")
                 elif list(arr.dimension_names) != ms.axes:
                     self.report.error(array_path, f"dimension_names {arr.dimension_names} do not match the axes names {ms.axes}")
-                if is_label and arr.dtype.name not in INTEGER_TYPES:
-                    self.report.error(array_path, f"label image data type is {arr.dtype.name}; labels must be integers")
+                if is_label and arr.data_type not in INTEGER_TYPES:
+                    self.report.error(array_path, f"label image data type is {arr.data_type}; labels must be integers")
+                elif arr.dtype.kind not in "biufc":
+                    self.report.error(array_path, f"image data type is {arr.data_type}; images hold numbers (or bool)")
             for d in range(1, len(shapes)):
                 a, b = shapes[d - 1], shapes[d]
                 if a is not None and b is not None and len(a) == len(b) and any(y > x for x, y in zip(a, b)):

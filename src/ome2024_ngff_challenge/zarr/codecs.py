@@ -1,9 +1,10 @@
-"""The bytes-to-bytes codecs of Zarr v3, in one place: each registered codec
+"""The codecs of Zarr v3, in one place: each registered bytes-to-bytes codec
 (blosc, gzip, zstd, crc32c) as one class that checks its configuration and
-decodes its bytes (``V3_BYTES_CODECS``); the output's compression (a v3 codec
-after ``bytes``, encoded with numcodecs); which v2 compressors a v3 codec can
-describe as they are (for byte copy); and the Blosc frame check every Blosc
-reader here needs.
+decodes its bytes (``V3_BYTES_CODECS``); the variable-length array-to-bytes
+codecs (vlen-utf8, vlen-bytes: ``vlen_encode``, ``vlen_decode``); the output's
+compression (a v3 codec after the array-to-bytes codec, encoded with
+numcodecs); which v2 compressors a v3 codec can describe as they are (for byte
+copy); and the Blosc frame check every Blosc reader here needs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..errors import UserError, option
 from ..json_values import is_int
+from .data_types import VLEN_UTF8, typesize
 
 # Blosc 1 frame header: version, versionlz, flags, typesize (one byte each),
 # then nbytes (decoded size), blocksize, cbytes (frame size): uint32 little-endian.
@@ -144,6 +146,46 @@ class Crc32cV3(V3BytesCodec):
 V3_BYTES_CODECS: dict[str, V3BytesCodec] = {c.name: c() for c in (BloscV3, GzipV3, ZstdV3, Crc32cV3)}
 
 
+# vlen-utf8 and vlen-bytes (numcodecs VLenUTF8, VLenBytes; the same bytes in
+# Zarr v2, where they are a filter or the compressor, and in v3, where they are
+# the array-to-bytes codec): a little-endian uint32 item count, then per item a
+# uint32 length and its UTF-8 text or its bytes.
+_VLEN = {VLEN_UTF8: numcodecs.VLenUTF8(), "vlen-bytes": numcodecs.VLenBytes()}
+_COUNT = struct.Struct("<I")
+
+
+def vlen_encode(block: np.ndarray, vlen: str) -> bytes:
+    """The items of an object array (C order) as the codec ``vlen`` stores them."""
+    return bytes(_VLEN[vlen].encode(block))
+
+
+def vlen_decode(data, n: int, vlen: str) -> np.ndarray:
+    """The ``n`` items (a 1-d object array of str or bytes) that ``data`` holds
+    in the codec ``vlen``; DecodeError unless it holds exactly that many and
+    nothing after them (the count is checked first: a damaged one cannot make
+    us allocate more than ``n`` items)."""
+    buf = memoryview(data).cast("B")
+    if buf.nbytes < _COUNT.size:
+        msg = f"{buf.nbytes} bytes, shorter than a {vlen} item count"
+        raise DecodeError(msg)
+    (count,) = _COUNT.unpack_from(buf)
+    if count != n:
+        msg = f"{vlen} data holds {count} items, expected {n}"
+        raise DecodeError(msg)
+    out = np.empty(n, dtype=object)
+    try:
+        _VLEN[vlen].decode(buf, out=out)
+    except (ValueError, UnicodeDecodeError) as e:  # truncated, or not UTF-8
+        msg = f"{vlen} data do not decode ({type(e).__name__}: {e})"
+        raise DecodeError(msg) from None
+    items = map(str.encode, out) if vlen == VLEN_UTF8 else out
+    used = _COUNT.size * (n + 1) + sum(map(len, items))
+    if used != buf.nbytes:
+        msg = f"{buf.nbytes - used} bytes after the {n} {vlen} items"
+        raise DecodeError(msg)
+    return out
+
+
 def transposed(shape: tuple[int, ...], transposes: list[tuple[int, ...]]) -> tuple[int, ...]:
     """``shape`` after the transpose codecs (in encoding order)."""
     for order in transposes:
@@ -153,7 +195,8 @@ def transposed(shape: tuple[int, ...], transposes: list[tuple[int, ...]]) -> tup
 
 @dataclass(frozen=True)
 class Compression:
-    """The output compressor: one v3 codec after `bytes`, or none."""
+    """The output compressor: one v3 codec after the array-to-bytes codec
+    (`bytes`, `vlen-utf8`, `vlen-bytes`), or none."""
 
     name: str  # "blosc", "zstd", "gzip" or "none"
     level: int = 5
@@ -172,7 +215,7 @@ class Compression:
         if cid == "blosc":
             shuffle = config.get("shuffle", 1)
             if shuffle == -1:  # numcodecs' AUTOSHUFFLE, resolved as numcodecs does
-                shuffle = 2 if dtype.itemsize == 1 else 1
+                shuffle = 2 if typesize(dtype) == 1 else 1
             names = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
             cname = config.get("cname", "lz4")
             if shuffle not in names or cname not in BLOSC_V3_CNAMES:
@@ -194,7 +237,7 @@ class Compression:
                     "cname": self.cname,
                     "clevel": self.level,
                     "shuffle": self.shuffle,
-                    "typesize": dtype.itemsize,
+                    "typesize": typesize(dtype),
                     "blocksize": 0,
                 },
             }

@@ -34,17 +34,22 @@ from ..errors import CorruptChunkError, InputError
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
 from .chunk_keys import v2_chunk_key
-from .codecs import BloscFrameError, check_blosc_frame
+from .codecs import BloscFrameError, DecodeError, check_blosc_frame, vlen_decode
+from .data_types import (
+    OBJECT_CODECS,
+    empty_fill,
+    item_nbytes,
+    parse_v2_other_fill,
+    why_not_v3,
+)
 
 ZARRAY = ".zarray"
 
-# Codecs that decode to Python objects (and "pickle", which would run code found
-# in the input): they only go with object/string dtypes, which we refuse anyway,
-# and must never be fed untrusted bytes.
-_REFUSED_CODECS = frozenset(
-    {"pickle", "json", "json2", "msgpack", "msgpack2", "vlen-utf8", "vlen-bytes", "vlen-array"}
-)
-
+# Codecs that decode to arbitrary Python objects ("pickle" would even run code
+# found in the input): never fed untrusted bytes. Object arrays are read only
+# through vlen-utf8 or vlen-bytes, which decode to str or bytes and nothing else.
+_REFUSED_CODECS = frozenset({"pickle", "json", "json2", "msgpack", "msgpack2", "vlen-array"})
+_NUMBERS_ONLY = "only numbers, bool, strings, bytes and flat structured types are supported"
 
 
 class _ChunkProblem(Exception):
@@ -69,18 +74,71 @@ def _parse_dims(meta: dict, name: str, where: str, *, positive: bool) -> tuple[i
 
 
 def _parse_dtype(value: object, where: str) -> np.dtype:
+    """A v2 dtype: numbers and bool, object (read with its codec), ``S``,
+    ``U`` and ``V`` strings, and structured types (a list of [name, dtype])."""
+    if isinstance(value, list):
+        return _parse_structured(value, where)
     if not isinstance(value, str):
-        # A list is a structured dtype; anything else is not a dtype at all.
-        raise _bad(where, f"unsupported dtype {value!r} (only numbers and bool are supported)")
+        raise _bad(where, f"unsupported dtype {value!r} ({_NUMBERS_ONLY})")
     try:
         dtype = np.dtype(value)
     except (TypeError, ValueError):
         raise _bad(where, f"unknown dtype {value!r}") from None
-    # Numbers and bool only; strings, objects, datetimes, structured and
-    # sub-array dtypes have no place in an image. Long doubles are platform-bound.
+    if dtype.kind in "SUVO" and dtype.fields is None and dtype.subdtype is None:
+        if dtype.kind != "O" and dtype.itemsize == 0:
+            raise _bad(where, f"unsupported dtype {value!r} (a string type of length 0)")
+        return dtype
+    # Datetimes, sub-array dtypes ... have no place in an image or a table we
+    # know; long doubles are platform-bound.
     if dtype.kind not in "biufc" or dtype.itemsize > (16 if dtype.kind == "c" else 8):
-        raise _bad(where, f"unsupported dtype {value!r} (only numbers and bool are supported)")
+        raise _bad(where, f"unsupported dtype {value!r} ({_NUMBERS_ONLY})")
     return dtype
+
+
+def _parse_structured(value: list, where: str) -> np.dtype:
+    """A structured dtype, when Zarr v3 (as zarr-python 3 writes it) can hold it."""
+    fields = []
+    for field in value:
+        if not (isinstance(field, list) and len(field) in (2, 3) and isinstance(field[0], str)):
+            raise _bad(where, f"unsupported dtype {value!r} (a structured dtype's fields are [name, dtype] lists)")
+        if len(field) == 3 or not isinstance(field[1], str):
+            what = "sub-array" if len(field) == 3 else "nested structured"
+            raise _bad(where, f"unsupported dtype {value!r} (field {field[0]!r} is a {what} field, which "
+                              "zarr-python 3 cannot read from a Zarr v3 'structured' type)")
+        fields.append((field[0], field[1]))
+    try:
+        dtype = np.dtype(fields)
+    except (TypeError, ValueError) as e:
+        raise _bad(where, f"unknown dtype {value!r} ({e})") from None
+    why = why_not_v3(dtype)
+    if why is not None:
+        raise _bad(where, f"unsupported dtype {value!r} ({why})")
+    return dtype
+
+
+def _object_codec(dtype: np.dtype, compressor: dict | None, filters: tuple[dict, ...], where: str):
+    """(object codec or None, compressor, filters without it). An object
+    array's first filter (or, with no filters, its compressor) must be
+    vlen-utf8 or vlen-bytes, as numcodecs applies them; no other array may
+    use them."""
+    ids = [f["id"] for f in filters] + ([compressor["id"]] if compressor is not None else [])
+    if dtype.kind != "O":
+        for cid in ids:
+            if cid in OBJECT_CODECS:
+                raise _bad(where, f"codec {cid!r} encodes object (|O) arrays, not {dtype.str}")
+        return None, compressor, filters
+    if filters and filters[0]["id"] in OBJECT_CODECS:
+        vlen, filters = filters[0]["id"], filters[1:]
+    elif not filters and compressor is not None and compressor["id"] in OBJECT_CODECS:
+        vlen, compressor = compressor["id"], None
+    else:
+        raise _bad(where, "unsupported object (|O) array: its first filter (or its compressor, with no "
+                          "filters) must be vlen-utf8 or vlen-bytes; other object codecs (pickle, json, "
+                          "msgpack, vlen-array) decode to arbitrary Python objects and are never read")
+    for codec in filters:
+        if codec["id"] in OBJECT_CODECS:
+            raise _bad(where, f"codec {codec['id']!r} after {vlen!r}: it encodes objects, not bytes")
+    return vlen, compressor, filters
 
 
 def _parse_real(value: object, dtype: np.dtype, where: str) -> Any:
@@ -92,7 +150,12 @@ def _parse_real(value: object, dtype: np.dtype, where: str) -> Any:
     raise _bad(where, f"fill_value {value!r} is not valid for dtype {dtype.str}")
 
 
-def _parse_fill_value(value: object, dtype: np.dtype, where: str) -> Any:
+def _parse_fill_value(value: object, dtype: np.dtype, where: str, vlen: str | None = None) -> Any:
+    if dtype.kind not in "biufc":
+        fill, problem = parse_v2_other_fill(value, dtype, vlen)
+        if problem is not None:
+            raise _bad(where, problem)
+        return fill
     if value is None:
         return None
     bad = _bad(where, f"fill_value {value!r} is not valid for dtype {dtype.str}")
@@ -151,8 +214,11 @@ class V2ArrayMeta:
     fill_value: Any
     order: str
     separator: str
-    compressor: dict | None
-    filters: tuple[dict, ...]
+    compressor: dict | None  # applied last when encoding (None: none, or the object codec was)
+    filters: tuple[dict, ...]  # applied in this order when encoding, after the object codec
+    # object arrays: "vlen-utf8" or "vlen-bytes", the codec that turns the
+    # array's items into bytes (applied first when encoding)
+    object_codec: str | None = None
 
     @classmethod
     def from_json(cls, meta: dict, where: str) -> V2ArrayMeta:
@@ -189,8 +255,9 @@ class V2ArrayMeta:
         if not isinstance(filters, list):
             raise _bad(where, f"filters must be a list or null, not {filters!r}")
         filters = tuple(_parse_codec_config(f, where, "each filter") for f in filters)
-        fill_value = _parse_fill_value(meta.get("fill_value"), dtype, where)
-        return cls(shape, chunks, dtype, fill_value, order, separator, compressor, filters)
+        vlen, compressor, filters = _object_codec(dtype, compressor, filters, where)
+        fill_value = _parse_fill_value(meta.get("fill_value"), dtype, where, vlen)
+        return cls(shape, chunks, dtype, fill_value, order, separator, compressor, filters, vlen)
 
     @property
     def grid(self) -> tuple[int, ...]:
@@ -199,8 +266,9 @@ class V2ArrayMeta:
 
     @property
     def chunk_nbytes(self) -> int:
-        """The size of one decoded chunk (edge chunks are stored full size)."""
-        return math.prod(self.chunks) * self.dtype.itemsize
+        """The size of one decoded chunk (edge chunks are stored full size);
+        for object arrays an estimate of the memory it takes."""
+        return math.prod(self.chunks) * item_nbytes(self.dtype)
 
     def chunk_key(self, index: tuple[int, ...]) -> str:
         """The chunk's key relative to the array, e.g. "0.1.2"; "0" for 0-d arrays."""
@@ -210,8 +278,13 @@ class V2ArrayMeta:
         return v2_chunk_key(index, self.separator)
 
     def fill_scalar(self) -> np.ndarray:
-        """A 0-d array holding what unwritten chunks read as (0/False for null)."""
-        return np.array(0 if self.fill_value is None else self.fill_value, dtype=self.dtype)
+        """A 0-d array holding what unwritten chunks read as (for a null fill
+        0/False, "" or b"" for object arrays, zero bytes for other types)."""
+        if self.fill_value is None:
+            return empty_fill(self.dtype, self.object_codec)
+        if self.dtype.kind not in "biufc":
+            return self.fill_value
+        return np.array(self.fill_value, dtype=self.dtype)
 
 
 def is_v2_array(store: Store, path: str) -> bool:
@@ -310,14 +383,16 @@ class SourceArray:
         back as a Fortran-ordered view), so that callers copy at most once."""
         meta = self.meta
         try:
-            flat = self._decode_bytes(raw)
+            flat = self._decode_objects(raw) if meta.object_codec else self._decode_bytes(raw)
         except MemoryError:
             raise
-        except _ChunkProblem as e:
+        except (_ChunkProblem, DecodeError) as e:
             reason = str(e)
         except Exception as e:  # whatever a decoder throws at bad input
             reason = f"{type(e).__name__}: {e}"
         else:
+            if meta.object_codec:
+                return flat.reshape(meta.chunks, order=meta.order)
             return flat.view(meta.dtype).reshape(meta.chunks, order=meta.order)
         msg = f"{self.describe()}: chunk {meta.chunk_key(index)} is corrupt or truncated ({_one_line(reason)})"
         raise CorruptChunkError(msg)
@@ -346,6 +421,23 @@ class SourceArray:
             msg = f"{what} {flat.nbytes} bytes, expected {expected}"
             raise _ChunkProblem(msg)
         return flat
+
+    def _decode_objects(self, raw: bytes) -> np.ndarray:
+        """Undo compressor, filters and the object codec; the chunk's items
+        as a flat object array (DecodeError unless exactly one chunk's)."""
+        data: Any = raw
+        if self._compressor is not None:
+            if self._is_blosc:
+                try:
+                    check_blosc_frame(raw)
+                except BloscFrameError as e:
+                    raise _ChunkProblem(str(e)) from None
+            data = self._compressor.decode(raw)
+        for codec in reversed(self._filters):
+            data = codec.decode(data)
+        if isinstance(data, np.ndarray):
+            data = np.ascontiguousarray(data)
+        return vlen_decode(data, math.prod(self.meta.chunks), self.meta.object_codec)
 
     def _check_blosc_frame(self, raw: bytes, expected: int) -> None:
         try:

@@ -2,9 +2,11 @@
 zarr-python: enough to check an array's metadata against the Zarr v3
 specification and to decode every voxel for ``validate --against``.
 
-Only the codecs registered in the Zarr v3 specification are understood (bytes,
-transpose, blosc, gzip, zstd, crc32c, sharding_indexed); an array using any
-other codec is reported, not read.
+Only the codecs registered for Zarr v3 are understood (bytes, transpose, blosc,
+gzip, zstd, crc32c, sharding_indexed, and vlen-utf8 and vlen-bytes for the
+"string" and "variable_length_bytes" data types); an array using any other
+codec is reported, not read. The data types are the core ones and those
+zarr-python 3 writes for strings, bytes and structured data (``data_types``).
 
 Every codec chain the specification allows with these codecs is read:
 transpose codecs before ``sharding_indexed`` reorder the whole shard before it
@@ -31,18 +33,26 @@ import numpy as np
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
 from .chunk_keys import chunk_key
-from .codecs import V3_BYTES_CODECS, DecodeError, transposed
+from .codecs import V3_BYTES_CODECS, DecodeError, transposed, vlen_decode
+from .data_types import (
+    CORE_DTYPES,
+    OBJECT_CODECS,
+    VLEN_DATA_TYPES,
+    has_byte_order,
+    is_core,
+    item_nbytes,
+    parse_data_type,
+    parse_other_fill,
+)
 from .sharding import EMPTY, parse_shard_index, shard_index_size
-from .v3_metadata import V3_DATA_TYPES
 
-# Codecs registered in the Zarr v3 specification, by kind.
+# Codecs registered for Zarr v3, by kind.
 ARRAY_TO_ARRAY = frozenset({"transpose"})
-ARRAY_TO_BYTES = frozenset({"bytes", "sharding_indexed"})
+ARRAY_TO_BYTES = frozenset({"bytes", "sharding_indexed", *OBJECT_CODECS})
 BYTES_TO_BYTES = frozenset({"blosc", "gzip", "zstd", "crc32c"})
 REGISTERED_CODECS = ARRAY_TO_ARRAY | ARRAY_TO_BYTES | BYTES_TO_BYTES
 
-DATA_TYPES: dict[str, np.dtype] = {name: np.dtype(f"{kind}{size}") for (kind, size), name in V3_DATA_TYPES.items()}
-DATA_TYPES["bool"] = np.dtype("?")
+DATA_TYPES: dict[str, np.dtype] = dict(CORE_DTYPES)
 
 
 
@@ -59,11 +69,12 @@ class CodecChain:
     endian: str | None = None  # of the bytes codec
     compressors: list[dict] = field(default_factory=list)  # bytes->bytes, in encoding order
     shard: ShardSpec | None = None
+    vlen: str | None = None  # the array->bytes codec when it is vlen-utf8 or vlen-bytes
 
     @property
     def names(self) -> list[str]:
         return ["transpose"] * len(self.transposes) + (
-            ["sharding_indexed"] if self.shard else ["bytes"]
+            ["sharding_indexed"] if self.shard else [self.vlen or "bytes"]
         ) + [c["name"] for c in self.compressors]
 
     def permutation(self, ndim: int) -> tuple[int, ...]:
@@ -92,6 +103,8 @@ class V3Array:
     v2_keys: bool
     chain: CodecChain
     dimension_names: list | None
+    vlen: str | None = None  # object arrays: "vlen-utf8" (data_type string) or "vlen-bytes"
+    data_type: str = ""  # the data_type's name, for messages
 
     @property
     def inner_chunks(self) -> tuple[int, ...]:
@@ -109,7 +122,7 @@ class V3Array:
         """Uncompressed size of one stored object (a shard, or a chunk); twice
         that for a shard whose whole bytes are compressed (bytes-to-bytes
         codecs after sharding_indexed), which is held decoded while read."""
-        nbytes = math.prod(self.grid) * self.dtype.itemsize
+        nbytes = math.prod(self.grid) * item_nbytes(self.dtype)
         return 2 * nbytes if self.chain.shard and self.chain.compressors else nbytes
 
     def blocks(self, store: Store, path: str) -> Iterator[tuple[tuple[slice, ...], np.ndarray | None]]:
@@ -130,7 +143,7 @@ class V3Array:
             if raw is None:
                 yield region, None
             else:
-                chunk = decode_chunk(raw, self.chain, self.grid, self.dtype, key)
+                chunk = decode_chunk(raw, self.chain, self.grid, self.dtype, key, self.vlen)
                 yield region, chunk[tuple(slice(0, r.stop - r.start) for r in region)]
             return
         yield from self._shard_blocks(raw, origin, key)
@@ -167,7 +180,7 @@ class V3Array:
                 yield region, None
                 continue
             where = f"{key} inner chunk {list(local)}"
-            chunk = decode_chunk(raw[offset : offset + nbytes], spec.inner, inner, self.dtype, where)
+            chunk = decode_chunk(raw[offset : offset + nbytes], spec.inner, inner, self.dtype, where, self.vlen)
             if back is not None:
                 chunk = chunk.transpose(back)
             yield region, chunk[tuple(slice(0, r.stop - r.start) for r in region)]
@@ -202,11 +215,21 @@ def decode_bytes(raw: bytes, compressors: list[dict], where: str) -> bytes:
     return data
 
 
-def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
-    """One stored chunk (of a chain with the bytes codec), decoded to an array
-    of ``shape`` (C order)."""
+def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: np.dtype, where: str,
+                 vlen: str | None = None) -> np.ndarray:
+    """One stored chunk (of a chain with the bytes codec, or with ``vlen``),
+    decoded to an array of ``shape`` (C order)."""
     data = decode_bytes(raw, chain.compressors, where)
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    if vlen is not None:
+        try:
+            arr = vlen_decode(buf, math.prod(shape), vlen)
+        except DecodeError as e:
+            raise DecodeError(f"{where}: {e}") from None
+        arr = arr.reshape(transposed(shape, chain.transposes))
+        if chain.transposes:
+            arr = arr.transpose(np.argsort(chain.permutation(len(shape))))
+        return arr
     expected = math.prod(shape) * dtype.itemsize
     if buf.nbytes != expected:
         msg = f"{where}: decodes to {buf.nbytes} bytes, expected {expected}"
@@ -222,8 +245,10 @@ def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: n
 # ---------------------------------------------------------------------------
 
 
-def parse_fill_value(value: object, dtype: np.dtype) -> np.ndarray | None:
+def parse_fill_value(value: object, dtype: np.dtype, vlen: str | None = None) -> np.ndarray | None:
     """The 0-d fill value, or None when ``value`` is not valid for ``dtype``."""
+    if not is_core(dtype):
+        return parse_other_fill(value, dtype, vlen)
     kind = dtype.kind
 
     def real(v):
@@ -260,7 +285,7 @@ def parse_fill_value(value: object, dtype: np.dtype) -> np.ndarray | None:
 
 
 def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[int, ...] | None,
-                 errors: list[str], label: str = "codecs") -> CodecChain | None:
+                 errors: list[str], label: str = "codecs", vlen: str | None = None) -> CodecChain | None:
     """Check a ``codecs`` list (recursively for sharding); append what is wrong
     to ``errors``; the parsed chain when it can be read."""
     if not isinstance(codecs, list) or not codecs:
@@ -304,18 +329,28 @@ def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[
                 ok = False
                 continue
             stage = 1
-            if name == "bytes":
+            if name == "sharding_indexed":
+                chain.shard = _parse_sharding(config, ndim, dtype, grid, chain.transposes, errors, where, vlen)
+                ok = ok and chain.shard is not None
+            elif dtype is not None and (name != "bytes" or vlen is not None) and name != vlen:
+                wanted = vlen or "bytes"
+                errors.append(f"{where}: codec {name!r} does not encode {VLEN_DATA_TYPES.get(vlen, 'this')} "
+                              f"data (use {wanted!r})")
+                ok = False
+            elif name in OBJECT_CODECS:
+                if config:
+                    errors.append(f"{where}: {name} takes no configuration, not {config!r}")
+                    ok = False
+                chain.vlen = name
+            else:
                 endian = config.get("endian")
                 if endian not in (None, "little", "big"):
                     errors.append(f"{where}: bytes 'endian' must be \"little\" or \"big\", not {endian!r}")
                     ok = False
-                elif endian is None and dtype is not None and dtype.itemsize > 1:
+                elif endian is None and dtype is not None and has_byte_order(dtype):
                     errors.append(f"{where}: bytes codec needs an 'endian' for {dtype.itemsize}-byte data")
                     ok = False
                 chain.endian = endian
-            else:
-                chain.shard = _parse_sharding(config, ndim, dtype, grid, chain.transposes, errors, where)
-                ok = ok and chain.shard is not None
         else:  # bytes -> bytes
             if not stage:
                 errors.append(f"{where}: {name} (bytes to bytes) must come after the bytes codec")
@@ -325,13 +360,13 @@ def parse_codecs(codecs: object, ndim: int, dtype: np.dtype | None, grid: tuple[
             ok = ok and not problems
             chain.compressors.append({"name": name, "configuration": config})
     if not stage:
-        errors.append(f"{label}: no array-to-bytes codec ('bytes' or 'sharding_indexed')")
+        errors.append(f"{label}: no array-to-bytes codec ('{vlen or 'bytes'}' or 'sharding_indexed')")
         return None
     return chain if ok else None
 
 
 def _parse_sharding(config: dict, ndim: int, dtype, grid, transposes: list[tuple[int, ...]], errors: list[str],
-                    where: str) -> ShardSpec | None:
+                    where: str, vlen: str | None = None) -> ShardSpec | None:
     """``grid``: the shard shape (None when unknown); ``transposes``: those
     before sharding_indexed, which hand it the shard with its axes permuted."""
     chunk_shape = config.get("chunk_shape")
@@ -347,7 +382,7 @@ def _parse_sharding(config: dict, ndim: int, dtype, grid, transposes: list[tuple
             f"shard shape {list(grid)}{after} is not a multiple of the inner chunk shape {list(chunk_shape)}"
         )
         ok = False
-    inner = parse_codecs(config.get("codecs"), ndim, dtype, None, errors, f"{where}.codecs")
+    inner = parse_codecs(config.get("codecs"), ndim, dtype, None, errors, f"{where}.codecs", vlen)
     if inner is not None and inner.shard is not None:
         errors.append(f"{where}.codecs: nested sharding (sharding_indexed within sharding_indexed) "
                       "is valid Zarr v3 but not supported by this reader")
@@ -379,9 +414,12 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
         return None
     ndim = len(shape)
     name = meta.get("data_type")
-    dtype = DATA_TYPES.get(name) if isinstance(name, str) else None
+    parsed = parse_data_type(name)
+    dtype, vlen = parsed if parsed is not None else (None, None)
     if dtype is None:
-        errors.append(f"data_type {name!r} is not a Zarr v3 core data type")
+        errors.append(f"data_type {name!r} is not a Zarr v3 core data type, nor one zarr-python 3 writes for "
+                      "strings, bytes or structured data")
+    type_name = str(name.get("name")) if isinstance(name, dict) else str(name)
     grid = None
     cg = meta.get("chunk_grid")
     if not (isinstance(cg, dict) and cg.get("name") == "regular" and isinstance(cg.get("configuration"), dict)):
@@ -405,10 +443,10 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
     if "fill_value" not in meta:
         errors.append("'fill_value' is missing")
     elif dtype is not None:
-        fill = parse_fill_value(meta["fill_value"], dtype)
+        fill = parse_fill_value(meta["fill_value"], dtype, vlen)
         if fill is None:
-            errors.append(f"fill_value {meta['fill_value']!r} is not valid for data type {name}")
-    chain = parse_codecs(meta.get("codecs"), ndim, dtype, grid, errors)
+            errors.append(f"fill_value {meta['fill_value']!r} is not valid for data type {type_name}")
+    chain = parse_codecs(meta.get("codecs"), ndim, dtype, grid, errors, vlen=vlen)
     names = meta.get("dimension_names")
     if names is not None:
         if not isinstance(names, list) or not all(n is None or isinstance(n, str) for n in names):
@@ -421,6 +459,7 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
     if len(errors) > n_errors or chain is None or dtype is None or grid is None or fill is None:
         return None
     endian = chain.shard.inner.endian if chain.shard else chain.endian
-    if dtype.itemsize > 1 or dtype.kind == "c":
+    if has_byte_order(dtype):
         dtype = dtype.newbyteorder(">" if endian == "big" else "<")
-    return V3Array(tuple(shape), dtype, fill.astype(dtype), grid, separator, v2_keys, chain, names)
+        fill = fill.astype(dtype)
+    return V3Array(tuple(shape), dtype, fill, grid, separator, v2_keys, chain, names, vlen, type_name)
