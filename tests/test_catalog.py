@@ -285,6 +285,22 @@ def test_api_returns_rows_and_summary(folder):
     assert [r.ok for r in several.rows] == [True, False] and len(several.failed) == 1
 
 
+def test_an_undecodable_smallest_level_leaves_the_row_without_thumbnail(folder, tmp_path):
+    copy = tmp_path / "damaged.zarr"
+    shutil.copytree(folder / PATHS["image"], copy)
+    shards = [p for p in (copy / "1").rglob("*") if p.is_file() and p.name != "zarr.json"]
+    assert shards
+    for shard in shards:
+        shard.write_bytes(shard.read_bytes()[: len(shard.read_bytes()) // 2])
+    result = ngff.catalog(copy, thumbnails=True)
+    row = result.rows[0]
+    assert row.ok and row.thumbnail is None and row.shape == (1, 2, 3, 60, 70)
+    assert row.thumbnail_note.startswith(f"{copy / '1'}: c/0/0/0/0/0: ")
+    page = tmp_path / "page.html"
+    result.write_html(page)
+    assert "no thumbnail" in page.read_text()
+
+
 def test_targets_that_hold_no_dataset(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "other" / "deep").mkdir(parents=True)
@@ -552,7 +568,10 @@ def test_catalog_of_an_s3_prefix(folder, tmp_path, monkeypatch):
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         server.upload(folder, s3_server.PRIVATE, "challenge/datasets")
-        result = ngff.catalog("s3://private/challenge", s3=ngff.S3Options(endpoint=server.endpoint))
+        result = ngff.catalog(["s3://private/challenge", "s3://no-such-bucket/challenge"],
+                              s3=ngff.S3Options(endpoint=server.endpoint))
+    missing = result.rows.pop()
+    assert missing.error == f"s3://no-such-bucket/challenge/zarr.json: cannot read: no such bucket at {server.endpoint}"
     urls = [r.url for r in result.rows]
     assert urls == [f"s3://private/challenge/datasets/{PATHS[n]}" for n in ("image", "plate", "broken", "bf2raw", "unsharded")]
     rows = dict(zip(("image", "plate", "broken", "bf2raw", "unsharded"), result.rows))

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UserError
 from ..stores.base import Store
 from ..stores.sub import SubStore
 from .costs import Entry, summary, summary_lines
@@ -76,7 +77,12 @@ def summary_path(path: str | Path) -> Path:
 
 
 def _datasets(target: Store) -> tuple[list[Store | Row], list[str]]:
-    prefixes, skipped, error = find_datasets(target)
+    """The datasets of one target; a target that cannot be looked into (no
+    such bucket, access denied) is one row with its error."""
+    try:
+        prefixes, skipped, error = find_datasets(target)
+    except UserError as e:
+        return [Row(url=target.describe(), error=str(e.args[0]) if e.args else type(e).__name__)], []
     if error is not None:
         return [Row(url=target.describe(), error=error)], skipped
     return [target if p == "" else SubStore(target, p) for p in prefixes], skipped
