@@ -25,6 +25,7 @@ LAYERS = {
     "testing": 2,
     "validation": 3,
     "convert": 4,
+    "inventory": 4,  # the catalog command's rows, costs and page (reads through validation)
     "executors": 5,
     "api": 6,
     "commands": 7,

@@ -7,6 +7,8 @@
     report = ngff.validate("out.zarr", against="in.zarr")
     assert report.valid, report.errors
 
+``catalog`` lists converted datasets with what their conversion cost.
+
 Locations are local paths, ``s3://bucket/prefix`` or ``https://`` URLs (input
 only), or ``Store`` objects; ``S3Options`` give the endpoint, region and
 anonymous access of a bucket. Every problem is raised as a ``UserError``
@@ -18,9 +20,13 @@ exit status.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import inventory as _inventory
+from .inventory import Catalog
 from .convert import resave as _resave
 from .convert.layout import parse_shape
 from .convert.output import OutputSettings, check_finished
@@ -235,3 +241,29 @@ def lookup(text: str, *, ontology: str = "all", online: bool = True, ols_url: st
     url = _lookup.ols_url(ols_url) if online else ""
     hits, failure = _lookup.lookup(text, ontologies, online=online, url=url, timeout=timeout)
     return LookupResult(hits, failure, url)
+
+
+def catalog(targets: Location | Sequence[Location], *, thumbnails: bool = False,
+            price_per_core_hour: float | None = None, threads: int | None = None,
+            s3: S3Options | None = None) -> Catalog:
+    """One row per converted dataset (OME-Zarr 0.5, made by any tool) and the
+    cost summary of their conversions. Each target is a dataset or a folder,
+    ``s3://`` prefix or Store holding datasets (looked for down to
+    ``inventory.MAX_DEPTH`` levels); ``https://`` targets must be datasets (HTTP
+    cannot be listed). A dataset that cannot be read is a row with its
+    ``error``; the others go on. ``thumbnails``: draw each image's smallest
+    level (for ``write_html``); ``price_per_core_hour`` adds costs to the
+    summary. ``result.rows``, ``result.summary``, ``result.failed``;
+    ``result.write_csv(path)``, ``write_summary(path)``, ``write_html(path)``.
+    """
+    if isinstance(targets, (str, os.PathLike, Store)):
+        targets = [targets]
+    targets = list(targets)
+    if not targets:
+        msg = "catalog: give at least one dataset, or a folder or prefix holding datasets"
+        raise UserError(msg)
+    if price_per_core_hour is not None and not (math.isfinite(price_per_core_hour) and price_per_core_hour >= 0):
+        msg = f"{option('price_per_core_hour', price_per_core_hour)}: expected a number, 0 or more"
+        raise UserError(msg)
+    stores = [open_location(t, role="input", s3=s3) for t in targets]
+    return _inventory.build(stores, thumbnails=thumbnails, price_per_core_hour=price_per_core_hour, threads=threads)

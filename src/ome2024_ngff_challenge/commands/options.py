@@ -28,6 +28,7 @@ SPELLING = {
     "ontology": "--ontology",
     "against": "--against",
     "no_repair": "--no-repair",
+    "price_per_core_hour": "--price-per-core-hour",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }

@@ -13,6 +13,7 @@ import contextlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ..errors import InputError
@@ -70,6 +71,27 @@ class Store(ABC):
         if data is None:
             return None
         return data[-length:] if length else b"", len(data)
+
+    def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Every key below ``prefix`` (relative to the store's root) with its
+        size in bytes, in no particular order: what the location holds, e.g.
+        a dataset's bytes on disk. Only where ``supports_listing`` (an HTTP
+        server cannot say what it holds: InputError). Backends override this
+        with one listing that gives sizes; this fallback lists folder by folder
+        and asks each key's size."""
+        if not self.supports_listing:
+            msg = f"{self.describe(prefix)}: cannot be listed, so its size is unknown"
+            raise InputError(msg)
+        folders = [prefix.strip("/")]
+        while folders:
+            folder = folders.pop()
+            dirs, files = self.list_dir(folder)
+            folders.extend(join(folder, d) for d in dirs)
+            for name in files:
+                key = join(folder, name)
+                tail = self.get_tail(key, 0)
+                if tail is not None:
+                    yield key, tail[1]
 
     def remove_partials(self) -> int:
         """Delete leftovers of atomic writes that a killed run left behind (only

@@ -107,6 +107,18 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
+    def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Every file below ``prefix`` with its size (one stat each)."""
+        top = self._path(prefix)
+        for folder, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:  # removed while we walked
+                    continue
+                yield Path(path).relative_to(self.root).as_posix(), size
+
     def remove_partials(self) -> int:
         removed = 0
         for folder, _, files in os.walk(self.root):

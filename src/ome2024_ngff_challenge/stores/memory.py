@@ -39,6 +39,12 @@ class MemoryStore(Store):
                 (dirs if sep else files).add(head)
         return sorted(dirs), sorted(files)
 
+    def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        for key, value in list(self.items.items()):
+            if key.startswith(base):
+                yield key, len(value)
+
     def put(self, key: str, data: bytes) -> None:
         with self.lock:
             self.items[key] = bytes(data)

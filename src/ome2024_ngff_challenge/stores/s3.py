@@ -64,6 +64,7 @@ PART_SIZE = 16 * 2**20  # multipart above this; also the size of each part
 SPOOL_IN_MEMORY = 8 * 2**20  # a shard being written stays in memory up to this
 UPLOAD_CONCURRENCY = 8  # parts of one multipart upload in flight
 DELETE_BATCH = 1000  # keys per DeleteObjects request (the S3 limit)
+LIST_PAGE = 1000  # objects per ListObjectsV2 request (the S3 limit)
 # In-flight requests that suit an object store: the executor may run this many
 # tasks when the user did not choose how many threads.
 PREFERRED_CONCURRENCY = 16
@@ -435,6 +436,30 @@ class S3Store(Store):
         dirs = sorted(p[len(base):] for p in listing["common_prefixes"] if p.startswith(base))
         files = sorted(o["path"][len(base):] for o in listing["objects"] if o["path"].startswith(base))
         return dirs, [f for f in files if f]
+
+    def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Every object below ``prefix`` with its size: one paged listing
+        (1000 objects a request), sent again from the start after a transient
+        failure."""
+        full = self._path(prefix)
+        base = full + "/" if full else ""
+
+        def listing() -> list[tuple[str, int]]:
+            found = []
+            for page in obstore.list(self._store, full or None, chunk_size=LIST_PAGE):
+                found.extend((o["path"][len(self.prefix) + 1 if self.prefix else 0:], int(o["size"])) for o in page
+                             if o["path"].startswith(base))
+            return found
+
+        try:
+            found = self._retrying(listing)
+        except NotFoundError as e:
+            self._not_found(e, prefix, "list")
+            return
+        except Exception as e:
+            raise self._fail(e, prefix, "list") from None
+        self._bucket_checked = True
+        yield from found
 
     def put(self, key: str, data: bytes) -> None:
         try:

@@ -67,6 +67,14 @@ class TracedStore(Store):
         dirs, files = self._call("list_dir", prefix)
         return dirs, files
 
+    def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        start, count, total = time.perf_counter(), 0, 0
+        for key, size in self.inner.sizes(prefix):
+            count, total = count + 1, total + size
+            yield key, size
+        LOG.log(TRACE, "sizes %s: %d keys, %d bytes in %.1f ms", self.inner.describe(prefix), count, total,
+                1000 * (time.perf_counter() - start))
+
     def put(self, key: str, data: bytes) -> None:
         LOG.log(TRACE, "put %s: %d bytes", self.inner.describe(key), len(data))
         self.inner.put(key, data)

@@ -20,7 +20,8 @@ def check_crate(store: Store, report: Report) -> None:
     try:
         crate = store.get_json(key)
     except UserError as e:
-        report.error(key, f"not valid JSON ({str(e).rsplit('(', 1)[-1].rstrip(')')})")
+        reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
+        report.error(key, f"not valid JSON ({reason})")
         return
     if crate is None:
         report.error(key, "missing: the challenge needs an RO-Crate with license, organism and modality "

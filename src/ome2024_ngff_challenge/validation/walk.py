@@ -52,7 +52,8 @@ class Validator:
         try:
             meta = self.store.get_json(key)
         except UserError as e:
-            self.report.error(path, f"zarr.json is not valid JSON ({str(e).rsplit('(', 1)[-1].rstrip(')')})")
+            reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
+            self.report.error(path, f"zarr.json is not valid JSON ({reason})")
             return None
         if meta is None:
             if path == "" and self.store.exists(".zgroup"):
