@@ -163,3 +163,45 @@ def test_input_that_would_give_invalid_05_is_refused(tmp_path, convert):
     line = checks.assert_one_line_error(run.err, str(src), "would not be valid OME-Zarr 0.5")
     assert "channel" in line or "order" in line, line
     assert not out.exists()
+
+
+def test_ome_zarr_py_itself_writes_an_input_that_converts_whole(tmp_path, convert):
+    """Not a replica: ome-zarr-py (a test dependency) writes OME-Zarr 0.4 with
+    labels; every array converts equal and the output is valid."""
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_labels
+
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 4000, size=(2, 4, 64, 80), dtype=np.uint16)
+    labels = (rng.integers(0, 3, size=(4, 64, 80)) * (image[0] > 2000)).astype(np.uint32)
+    root = zarr.open_group(str(src), mode="w", zarr_format=2)
+    write_image(image, root, axes="czyx", fmt=FormatV04())
+    write_labels(labels, root, name="nuclei", axes="zyx", fmt=FormatV04())
+    assert (src / ".zattrs").is_file() and not (src / "zarr.json").exists(), "ome-zarr-py did not write 0.4"
+    levels = len(json.loads((src / ".zattrs").read_text())["multiscales"][0]["datasets"])
+    run = convert("resave", "--cc-by", src, out)
+    assert run.rc == 0, str(run)
+    checks.check_conversion(src, out)
+    report = validate(convert, out, src)
+    assert report["compared"] == 2 * levels
+
+
+def test_labels_with_other_levels_than_their_image_are_refused(tmp_path, convert):
+    """ome-zarr-py writes labels with its own default pyramid when told another
+    one for the image: 0.5 (like 0.4) wants as many levels; which levels belong
+    together cannot be told, so it is refused in one line, nothing written."""
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_labels
+
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    image = np.zeros((4, 64, 80), dtype=np.uint16)
+    root = zarr.open_group(str(src), mode="w", zarr_format=2)
+    write_image(image, root, axes="zyx", fmt=FormatV04(), scale_factors=(2, 4))
+    write_labels(image.astype(np.uint32), root, name="nuclei", axes="zyx", fmt=FormatV04())
+    run = convert("resave", "--cc-by", src, out)
+    assert run.rc == 1
+    checks.assert_one_line_error(run.err, f"{src}/labels/nuclei", "resolution levels but its image has 3")
+    assert not out.exists()
