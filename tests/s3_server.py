@@ -315,6 +315,7 @@ class FlakyProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closed = False
+        self.delay = 0.0  # seconds every request is held before it reaches the server (network latency)
         threading.Thread(target=self._accept, daemon=True, name="flaky-proxy").start()
 
     @property
@@ -370,6 +371,8 @@ class FlakyProxy:
                     carry = seen[-512:]
                     if self._tripped(lines):
                         return  # not relayed: the outage begins before the server sees it
+                    if lines and self.delay:
+                        time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
             pass

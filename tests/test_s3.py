@@ -614,3 +614,15 @@ def test_write_outage_longer_than_the_budget_fails_clearly(signed, proxy, monkey
     assert proxy.cuts > 0
     proxy.restore()
     assert store.get("0/c/0/0") is None
+
+
+def test_details_of_an_s3_input_written_to_a_local_file(signed, tmp_path, convert):
+    """--output-write-details with an s3:// input and its endpoint option, to a
+    local JSON file: the input's S3 options are not the output's."""
+    s3 = signed
+    src, _, prefix = uploaded(s3, tmp_path, "image_2d")
+    details = tmp_path / "details.json"
+    run = convert("resave", "--output-write-details", endpoint(s3, "input"), f"s3://{PRIVATE}/{prefix}", details)
+    assert run.rc == 0, str(run)
+    assert [d["shape"] for d in json.loads(details.read_text())] == [
+        json.loads((src / level / ".zarray").read_text())["shape"] for level in ("0", "1")]

@@ -158,9 +158,9 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     details_s3 = out_s3 if (args.output_bucket or "://" in args.output) else src_s3
     if args.output_write_details:
         api.write_details(args.input, args.output, chunks=args.output_chunks, shards=args.output_shards,
-                          codec=args.output_codec, details=args.output_read_details,
+                          codec=args.output_codec, details=api.read_details(args.output_read_details, s3=details_s3),
                           overwrite=args.output_overwrite, repair=not args.no_repair,
-                          input_s3=src_s3, output_s3=details_s3)
+                          input_s3=src_s3, output_s3=out_s3)
         return 0
     crate = {} if args.rocrate_skip else crate_options(args)
     api.resave(

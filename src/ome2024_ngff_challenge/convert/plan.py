@@ -135,6 +135,7 @@ def array_job(
     dimension_names: list[str] | None = None,
     attributes: dict | None = None,
     layout: Layout | None = None,
+    meta_store: Store | None = None,
 ) -> ArrayJob:
     """The job of converting the Zarr v2 array at ``path`` of ``src`` (any
     array: an image level, or a table column no OME metadata names) of any data
@@ -147,11 +148,11 @@ def array_job(
     256 MiB); ``Planner.assign_layouts`` replaces it with what the user asked.
     With ``compression`` KEEP the caller runs ``Planner.keep_source_chunks``.
     """
-    source = SourceArray(src, path)
+    source = SourceArray(src, path, meta_store)
     meta = source.meta
     any_v3_data_type(meta.dtype, source.describe(), meta.object_codec)
     if attributes is None:
-        attributes = src.get_json(join(path, ".zattrs"))
+        attributes = (meta_store or src).get_json(join(path, ".zattrs"))
         if attributes is None:
             attributes = {}
         elif not isinstance(attributes, dict):

@@ -12,6 +12,7 @@ recorded in the plan; with ``repair=False`` each is an error instead.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -21,6 +22,7 @@ from ..ome import repair, v04
 from ..ome.migrate import migrate_attributes
 from ..ome.spec import OME_KEYS, OME_XML
 from ..stores.base import PARTIAL_MARK, Store, join
+from ..stores.cached import ReadCache, metadata_keys
 from ..zarr.codecs import DEFAULT_COMPRESSION, KEEP, Compression
 from ..zarr.v2 import SourceArray
 from ..zarr.v3_metadata import v3_data_type
@@ -41,7 +43,9 @@ class Planner:
 
     def __init__(self, src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
                  repair: bool = True, verbose: bool = True):
-        self.src = src
+        self.store = src  # where the arrays' chunks are read from
+        # the metadata, fetched many at a time ahead of the walk (see prefetch_*)
+        self.src = ReadCache(src)
         self.request = request
         self.compression = compression
         self.creator = creator
@@ -112,6 +116,7 @@ class Planner:
         elif "well" in attrs:
             self.well("", attrs)
         elif "multiscales" in attrs:
+            self.prefetch_images([""])
             self.image("", attrs, labels=True)
             self.plan.single_image = len(self.plan.groups) == 1
         else:
@@ -166,7 +171,7 @@ class Planner:
             kind = "a group, not an array" if self.is_group(path) else "missing"
             msg = f"{where}: multiscales dataset '{ds}' is {kind} ({self.where(path)})"
             raise InputError(msg)
-        source = SourceArray(self.src, path)
+        source = SourceArray(self.store, path, self.src)
         if len(source.meta.shape) != len(names):
             msg = (
                 f"{where}: multiscales declares {len(names)} axes ({','.join(names)}) "
@@ -216,6 +221,37 @@ class Planner:
             raise InputError(msg)
         return path
 
+    # -- fetching ahead: each round sends its requests at once --------------------
+
+    def prefetch_images(self, paths: list[str]) -> None:
+        """The metadata the walk of these images (and their labels) will read."""
+        while paths:
+            self.src.prefetch(metadata_keys(paths, (".zgroup", ".zattrs")))
+            self.src.prefetch(metadata_keys([join(p, "labels") for p in paths], (".zgroup", ".zattrs")))
+            keys, labels = [], []
+            for path in paths:
+                with contextlib.suppress(UserError):
+                    for ms in self.attrs(path).get("multiscales") or []:
+                        for ds in (ms.get("datasets") or []) if isinstance(ms, dict) else []:
+                            if isinstance(ds, dict) and isinstance(ds.get("path"), str):
+                                keys += metadata_keys([join(path, ds["path"])], (".zarray", ".zattrs"))
+                    names = self.attrs(join(path, "labels")).get("labels")
+                    if isinstance(names, list):
+                        labels += [join(path, "labels", n) for n in names if isinstance(n, str)]
+            self.src.prefetch(keys)
+            paths = labels
+
+    def prefetch_wells(self, path: str, wells: list[str], rows: list[str]) -> None:
+        self.src.prefetch(metadata_keys([join(path, p) for p in rows + wells], (".zgroup", ".zattrs")))
+        fields = []
+        for well in wells:
+            with contextlib.suppress(UserError):
+                images = (self.attrs(join(path, well)).get("well") or {}).get("images")
+                if isinstance(images, list):
+                    fields += [join(path, well, i["path"]) for i in images
+                               if isinstance(i, dict) and isinstance(i.get("path"), str)]
+        self.prefetch_images(fields)
+
     def label_images_in(self, path: str) -> list[str]:
         if not self.src.supports_listing:
             return []
@@ -235,6 +271,7 @@ class Planner:
                 row = "/".join(parts[:depth])
                 if row not in rows:
                     rows.append(row)
+        self.prefetch_wells(path, wells, rows)
         for row in rows:
             row_path = self.listed_group(path, row, f"plate well row '{row}'")
             self.add_group(row_path, self.attrs(row_path))
@@ -274,6 +311,7 @@ class Planner:
         if not series:
             msg = f"{self.src.describe()}: bioformats2raw layout with no series (no OME/.zattrs series and no group '0')"
             raise InputError(msg)
+        self.prefetch_images(series)
         for name in series:
             if not self.is_group(name):
                 msg = f"{self.where('OME')}: series '{name}' is listed but has no group ({self.where(name)})"
@@ -295,8 +333,23 @@ class Planner:
         copies = set(self.plan.copies)
         found: dict[str, list[str]] = {"groups": [], "arrays": [], "files": [], "consolidated": []}
 
-        def visit(path: str) -> None:
-            dirs, files = src.list_dir(path)
+        def visit(path: str, dirs: list[str], files: list[str]) -> list[str]:
+            """Take in one folder; the folders below it still to visit."""
+            if path not in known and ".zarray" in files:
+                self.add_plain_array(path)
+                found["arrays"].append(path)
+                return []  # its folders hold chunks
+            if path and path not in known and ".zgroup" in files:
+                attrs = self.attrs(path)
+                if "multiscales" in attrs:
+                    # an image the metadata does not name: converted as one
+                    self.image(path, attrs, labels=True)
+                    arrays.update(a.path for a in self.plan.arrays)
+                    known.update(g.path for g in self.plan.groups)
+                    known.update(arrays)
+                else:
+                    self.add_group(path, attrs)
+                found["groups"].append(path)
             for name in files:
                 key = join(path, name)
                 if name in V2_METADATA or key in copies or (name.startswith(".") and PARTIAL_MARK in name):
@@ -306,29 +359,19 @@ class Planner:
                     continue
                 self.plan.copies.append(key)
                 found["files"].append(key)
-            for name in dirs:
-                child = join(path, name)
-                if child in arrays:
-                    continue  # a converted array: its folder holds its chunks
-                if child not in known:
-                    if src.exists(join(child, ".zarray")):
-                        self.add_plain_array(child)
-                        found["arrays"].append(child)
-                        continue
-                    if self.is_group(child):
-                        attrs = self.attrs(child)
-                        if "multiscales" in attrs:
-                            # an image the metadata does not name: converted as one
-                            self.image(child, attrs, labels=True)
-                            arrays.update(a.path for a in self.plan.arrays)
-                            known.update(g.path for g in self.plan.groups)
-                            known.update(arrays)
-                        else:
-                            self.add_group(child, attrs)
-                        found["groups"].append(child)
-                visit(child)
+            # a converted array's folder holds its chunks: not visited
+            return [child for child in (join(path, d) for d in dirs) if child not in arrays]
 
-        visit("")
+        # breadth first: every folder of a level is listed at once
+        level = [""]
+        while level:
+            self.src.prefetch_listings(level)
+            below = []
+            for path in level:
+                dirs, files = src.list_dir(path)
+                below += visit(path, dirs, files)
+            level = below
+
         for kind in ("groups", "arrays", "files"):
             if found[kind]:
                 what = "copied as they are" if kind == "files" else "converted"
@@ -344,7 +387,7 @@ class Planner:
         data type Zarr v3 holds: its axes are named by xarray's
         ``_ARRAY_DIMENSIONS`` when it has them, else not at all."""
         attrs = self.attrs(path)
-        job = array_job(self.src, path, self.compression, attributes=attrs)
+        job = array_job(self.store, path, self.compression, attributes=attrs, meta_store=self.src)
         names = attrs.get("_ARRAY_DIMENSIONS")
         if isinstance(names, list) and len(names) == len(job.shape) and all(isinstance(n, str) for n in names):
             job.dimension_names = names

@@ -9,9 +9,11 @@ data at all is not written, as Zarr does for empty chunks.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import itertools
 import math
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -24,6 +26,66 @@ from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_ind
 from .stats import TaskResult
 
 
+# Reads of source chunks in flight ahead of one task, where each read waits a
+# round trip (S3, HTTP); the pool is shared by all tasks of the process.
+READ_AHEAD = 8
+_READ_POOL: cf.ThreadPoolExecutor | None = None
+_READ_POOL_LOCK = threading.Lock()
+
+
+def _read_pool() -> cf.ThreadPoolExecutor:
+    global _READ_POOL
+    with _READ_POOL_LOCK:
+        if _READ_POOL is None:
+            _READ_POOL = cf.ThreadPoolExecutor(32, thread_name_prefix="read-ahead")
+        return _READ_POOL
+
+
+class ChunkReader:
+    """The stored bytes of a task's source chunks. From a store where each read
+    waits a round trip (``preferred_concurrency``: S3, HTTP), the next chunks
+    the task will read are fetched ahead, ``READ_AHEAD`` at a time, so a task's
+    time is not the sum of its round trips; memory holds those few compressed
+    chunks. From a local folder chunks are read when asked for."""
+
+    def __init__(self, source, order: list[tuple[int, ...]]):
+        self.source = source
+        self.ahead: dict[tuple[int, ...], cf.Future] = {}
+        self.order = iter(order if source.store.preferred_concurrency else ())
+        self._fill()
+
+    def _fill(self) -> None:
+        while len(self.ahead) < READ_AHEAD:
+            index = next(self.order, None)
+            if index is None:
+                return
+            if index not in self.ahead:
+                self.ahead[index] = _read_pool().submit(self.source.read_chunk_bytes, index)
+
+    def read(self, index: tuple[int, ...]) -> bytes | None:
+        future = self.ahead.pop(index, None)
+        self._fill()
+        if future is not None:
+            return future.result()
+        return self.source.read_chunk_bytes(index)
+
+    def close(self) -> None:
+        for future in self.ahead.values():
+            future.cancel()
+
+
+def source_chunks_of(job, index: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The source chunks the task at ``index`` reads, in the order it reads them
+    (C order of the source chunks its box overlaps)."""
+    write = job.write_shape
+    src = job.source.meta.chunks
+    ranges = []
+    for i, w, c, s in zip(index, write, src, job.shape):
+        lo, hi = i * w, min((i + 1) * w, s)
+        ranges.append(range(lo // c, -(-hi // c)) if hi > lo else range(0))
+    return list(itertools.product(*ranges))
+
+
 class SourceChunkCache:
     """Decoded source chunks, least recently used dropped first.
 
@@ -32,8 +94,9 @@ class SourceChunkCache:
     keeping them decoded avoids decoding one source chunk many times.
     """
 
-    def __init__(self, source, capacity_bytes: int):
+    def __init__(self, source, capacity_bytes: int, reader: ChunkReader | None = None):
         self.source = source
+        self.reader = reader
         self.capacity = max(capacity_bytes, 1)
         self.items: OrderedDict[tuple[int, ...], np.ndarray | None] = OrderedDict()
         self.held = 0
@@ -43,7 +106,7 @@ class SourceChunkCache:
         if index in self.items:
             self.items.move_to_end(index)
             return self.items[index]
-        raw = self.source.read_chunk_bytes(index)
+        raw = self.reader.read(index) if self.reader is not None else self.source.read_chunk_bytes(index)
         if raw is None:
             chunk = None
         else:
@@ -190,7 +253,15 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
     """
     if resume and shard_complete(job, index, out):
         return TaskResult(skipped=True)
-    cache = SourceChunkCache(job.source, cache_capacity(job))
+    reader = ChunkReader(job.source, source_chunks_of(job, index))
+    try:
+        return _write_task(job, index, out, reader)
+    finally:
+        reader.close()
+
+
+def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) -> TaskResult:
+    cache = SourceChunkCache(job.source, cache_capacity(job), reader)
     result = TaskResult()
     fill = job.fill
     is_fill = FillTest(fill)
@@ -205,7 +276,7 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
         src_index = tuple(a // c for a, c in zip(start, chunks))
         if any(i >= n for i, n in zip(src_index, job.source.meta.grid)):
             return None
-        raw = job.source.read_chunk_bytes(src_index)
+        raw = reader.read(src_index)
         if raw is None:
             return None
         cache.bytes_read += len(raw)

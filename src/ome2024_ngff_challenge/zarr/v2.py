@@ -309,10 +309,12 @@ class SourceArray:
     codecs it keeps are stateless.
     """
 
-    def __init__(self, store: Store, path: str):
+    def __init__(self, store: Store, path: str, meta_store: Store | None = None):
+        """``meta_store``: where to read the .zarray from, when not ``store``
+        (a cache of the metadata the planner fetched ahead)."""
         self.store = store
         self.path = path
-        self.meta = read_array_meta(store, path)
+        self.meta = read_array_meta(meta_store or store, path)
         where = store.describe(join(path, ZARRAY))
         meta = self.meta
         self._compressor = None if meta.compressor is None else _make_codec(meta.compressor, where)

@@ -1,0 +1,92 @@
+"""S3 across a network: every request waits tens of milliseconds. A relay in
+front of SeaweedFS (on loopback) holds each request 50 ms before it reaches the
+server; a 96-well plate with 2 small fields per well is planned
+(`--output-write-details`) and converted by byte copy (`--output-codec=keep`)
+and by re-encoding, with and without the relay, at the default threads.
+
+    python3 bench/bench_s3_latency.py              # 96 wells x 2 fields, 1 repeat
+    python3 bench/bench_s3_latency.py --delay 0.05 --wells 96 --repeats 3
+
+Prints each time and the ratio with/without the relay (the target: at most
+1.3). The planner fetches the metadata of many wells, fields and levels at
+once, so the latency is paid per round, not per object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import s3_server  # noqa: E402
+
+from ome2024_ngff_challenge.testing import samples  # noqa: E402
+
+TARGET = 1.3
+
+
+def run(argv: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{done.stderr}")
+    return took
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--delay", type=float, default=0.05, help="seconds each request is held (default 0.05)")
+    ap.add_argument("--wells", type=int, default=96, help="wells of the plate (default 96)")
+    ap.add_argument("--repeats", type=int, default=1)
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-s3-latency-"))
+    try:
+        rows = "ABCDEFGH"
+        cols = [str(c) for c in range(1, 13)]
+        wells = [f"{r}/{c}" for r in rows for c in cols][: args.wells]
+        plate = work / "plate.zarr"
+        samples.write_plate(plate, list(rows), cols, wells, 2, image_shape=(1, 256, 256), axes="cyx",
+                            levels=2, chunks=(1, 128, 128))
+        objects = sum(len(files) for _, _, files in os.walk(plate))
+        print(f"plate: {len(wells)} wells x 2 fields, {objects} objects")
+        with s3_server.running(work / "s3") as server:
+            server.upload(plate, s3_server.PRIVATE, "plate.zarr")
+            relay = s3_server.FlakyProxy(server.ports["s3"])
+            env = {**os.environ, **server.env()}
+            exe = shutil.which("ome2024-ngff-challenge") or sys.exit("ome2024-ngff-challenge is not installed")
+            results = {}
+            for what, extra in (("plan (details)", ["--output-write-details"]), ("byte copy", ["--output-codec=keep"]),
+                                ("re-encode", [])):
+                for label, endpoint, delay in (("direct", server.endpoint, 0.0), ("+latency", relay.endpoint, args.delay)):
+                    relay.delay = delay
+                    times = []
+                    for n in range(args.repeats):
+                        out = work / f"out-{len(results)}-{n}{'.json' if extra[:1] == ['--output-write-details'] else '.zarr'}"
+                        times.append(run([exe, "resave", "--cc-by", *extra, f"--input-endpoint={endpoint}",
+                                          f"s3://{s3_server.PRIVATE}/plate.zarr", str(out)], env))
+                    results[(what, label)] = statistics.median(times)
+                    print(f"{what:15s} {label:9s} {results[(what, label)]:7.2f} s")
+            relay.close()
+        print(f"ratios (with {args.delay * 1000:.0f} ms per request / direct; target <= {TARGET}):")
+        worst = 0.0
+        for what in ("plan (details)", "byte copy", "re-encode"):
+            ratio = results[(what, "+latency")] / results[(what, "direct")]
+            worst = max(worst, ratio)
+            print(f"  {what:15s} {ratio:.2f}")
+        return 0 if worst <= TARGET else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
