@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import ABC, abstractmethod
-from pathlib import Path
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..json_values import json_bytes
 
 # Prefix of the temporary names atomic writes use; a crash can leave such files
@@ -131,6 +131,32 @@ class Store(ABC):
 
     def put_json(self, key: str, obj: Any) -> None:
         self.put(key, json_bytes(obj))
+
+
+class ReadOnlyStore(Store):
+    """A store that is only read (HTTP, a view of another store): every write
+    is refused in one line that says why (``read_only_reason``)."""
+
+    supports_writes = False
+    read_only_reason = "opened for reading only"
+
+    def _read_only(self, key: str = "") -> NoReturn:
+        msg = f"{self.describe(key)}: {self.read_only_reason}"
+        raise OutputError(msg)
+
+    def put(self, key: str, data: bytes) -> None:
+        self._read_only(key)
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        self._read_only(key)
+        yield  # pragma: no cover
+
+    def delete(self, key: str) -> None:
+        self._read_only(key)
+
+    def delete_tree(self) -> None:
+        self._read_only()
 
 
 def join(*parts: str) -> str:

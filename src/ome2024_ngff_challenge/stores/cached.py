@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
 
-from .base import Store, join
+from .base import ReadOnlyStore, Store, join
 
 _MISSING = object()
 
 
-class ReadCache(Store):
+class ReadCache(ReadOnlyStore):
+    read_only_reason = "a read-only view"
+
     def __init__(self, inner: Store, threads: int | None = None):
         self.inner = inner
-        self.supports_writes = False
         self.supports_listing = inner.supports_listing
         self.supports_ranged_reads = inner.supports_ranged_reads
         self.preferred_concurrency = inner.preferred_concurrency
@@ -112,23 +112,6 @@ class ReadCache(Store):
                 self.listings[prefix] = listing
         return listing
 
-    def _read_only(self):
-        msg = f"{self.describe()}: read-only view"
-        raise NotImplementedError(msg)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._read_only()
-
-    @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
-        self._read_only()
-        yield  # pragma: no cover
-
-    def delete(self, key: str) -> None:
-        self._read_only()
-
-    def delete_tree(self) -> None:
-        self._read_only()
 
 
 def metadata_keys(paths: Iterable[str], names: Iterable[str]) -> list[str]:

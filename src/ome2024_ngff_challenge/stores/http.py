@@ -10,17 +10,14 @@ retried with backoff) is a one-line error naming the URL.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import urllib.parse
-from collections.abc import Iterator
-from typing import BinaryIO, NoReturn
 
 import obstore
 from obstore.store import HTTPStore as _ObstoreHTTP
 
-from ..errors import InputError, OutputError, UserError
-from .base import Store
+from ..errors import InputError, UserError
+from .base import ReadOnlyStore
 from .remote import (
     NotFoundError,
     RetriesExhausted,
@@ -36,11 +33,11 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 PREFERRED_CONCURRENCY = 8
 
 
-class HTTPStore(Store):
+class HTTPStore(ReadOnlyStore):
     """Keys below the URL ``url`` (read-only)."""
 
+    read_only_reason = "HTTP(S) locations are read-only (write to a folder or to S3)"
     preferred_concurrency = PREFERRED_CONCURRENCY
-    supports_writes = False
     supports_listing = False  # a web server answers for keys, it does not list them
     supports_ranged_reads = False  # servers differ in their support of suffix ranges: get_tail reads all
 
@@ -114,21 +111,4 @@ class HTTPStore(Store):
         """HTTP cannot list a folder: nothing is known below ``prefix``."""
         return [], []
 
-    def _read_only(self, key: str = "") -> NoReturn:
-        msg = f"{self.describe(key)}: HTTP(S) locations are read-only (write to a folder or to S3)"
-        raise OutputError(msg)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._read_only(key)
-
-    @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
-        self._read_only(key)
-        yield  # pragma: no cover
-
-    def delete(self, key: str) -> None:
-        self._read_only(key)
-
-    def delete_tree(self) -> None:
-        self._read_only()
 

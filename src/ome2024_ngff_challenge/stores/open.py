@@ -13,9 +13,8 @@ for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import logging
+from dataclasses import dataclass
 
 from ..errors import UserError, option
 from .base import Store

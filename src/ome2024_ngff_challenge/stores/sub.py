@@ -4,19 +4,14 @@ connection."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NoReturn
 
-from ..errors import OutputError
-from .base import Store, join
+from .base import ReadOnlyStore, Store, join
 
 
-class SubStore(Store):
+class SubStore(ReadOnlyStore):
     """The keys of ``inner`` below ``prefix``; reads only."""
-
-    supports_writes = False
 
     def __init__(self, inner: Store, prefix: str):
         self.inner = inner
@@ -54,20 +49,3 @@ class SubStore(Store):
         for key, size in self.inner.sizes(self._key(prefix)):
             yield key[skip:], size
 
-    def _read_only(self, key: str = "") -> NoReturn:
-        msg = f"{self.describe(key)}: opened for reading only"
-        raise OutputError(msg)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._read_only(key)
-
-    @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
-        self._read_only(key)
-        yield  # pragma: no cover
-
-    def delete(self, key: str) -> None:
-        self._read_only(key)
-
-    def delete_tree(self) -> None:
-        self._read_only()
