@@ -28,6 +28,10 @@ SPELLING = {
     "ontology": "--ontology",
     "against": "--against",
     "no_repair": "--no-repair",
+    "in_place": "--in-place",
+    "undo_in_place": "--in-place --undo",
+    "verify": "--verify",
+    "rocrate_skip": "--rocrate-skip",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }

@@ -46,6 +46,12 @@ class ArrayJob:
     dimension_names: list[str] | None
     attributes: dict = field(default_factory=dict)  # the source array's own .zattrs
     byte_copy: bool = False  # inner chunks are the source's stored chunks, copied as they are
+    # unsharded byte copy whose chunks a store may copy without reading them
+    # (hard links, server-side copies): not decoded to check them
+    link: bool = False
+    # (name, separator) of the v3 chunk keys: ("v2", "/") describes a v2
+    # array's own chunks where they are (the in-place view)
+    chunk_key_encoding: tuple[str, str] = ("default", "/")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -98,6 +104,7 @@ class ArrayJob:
             attributes={**self.attributes, **(extra_attributes or {})},
             where=self.source.describe(),
             fortran_chunks=self.byte_copy and self.source.meta.order == "F",
+            chunk_key_encoding=self.chunk_key_encoding,
         )
 
 
