@@ -58,10 +58,11 @@ class Store(ABC):
 
     def copy_from(self, src: Store, src_key: str, key: str) -> int | None:
         """Put the object ``src_key`` of ``src`` at ``key`` without reading it
-        here (atomically, as ``put``); its size. None when it was not copied: no
-        such object in ``src``, or a copy between these stores turned out to be
-        impossible (the caller then reads and writes). Call only when
-        ``can_copy_from(src)``."""
+        here (atomically, as ``put``); its size where the store learns it
+        without another request (a server-side copy does not: 0). None when
+        it was not copied: no such object in ``src``, or a copy between these
+        stores turned out to be impossible (the caller then reads and writes).
+        Call only when ``can_copy_from(src)``."""
         return None
 
     def flush(self) -> None:
