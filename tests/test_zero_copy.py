@@ -547,3 +547,16 @@ def test_dual_format_dataset_converts_to_a_new_place(tmp_path, convert):
 
 def build_image_2d_small(path: Path) -> dict[str, np.ndarray]:
     return samples.write_image(path, samples.pattern((40, 30), "<u2", 3), "yx", levels=2, chunks=(16, 16))
+
+
+def test_relative_paths(tmp_path, convert, monkeypatch):
+    """Locations as typed in a shell: relative, the output's parent folders missing."""
+    monkeypatch.chdir(tmp_path)
+    expected = build_image_with_labels(Path("in.zarr"))
+    run = convert("resave", "--output-codec=keep", "--output-shards=none", "in.zarr", "new/folder/out.zarr")
+    assert run.rc == 0, str(run)
+    assert os.path.samefile("new/folder/out.zarr/0/c/1/1/0", "in.zarr/0/1/1/0")
+    checks.check_conversion(tmp_path / "in.zarr", tmp_path / "new" / "folder" / "out.zarr", expected=expected)
+    run = convert("resave", "--in-place", "in.zarr")
+    assert run.rc == 0, str(run)
+    checks.check_conversion(tmp_path / "in.zarr", tmp_path / "in.zarr", expected=expected)

@@ -69,6 +69,7 @@ class LocalStore(Store):
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
+        self._root = os.fspath(self.root)
         self._unflushed: set[str] = set()  # folders with links not yet flushed to the disk
         self._folders: set[str] = set()  # folders known to exist (links are made into them)
         self._no_links: str | None = None  # why hard links are impossible here (said once)
@@ -162,11 +163,10 @@ class LocalStore(Store):
         if source is None:
             return None
         source = os.fspath(source)
-        path = os.path.join(os.fspath(self.root), key)
+        path = os.path.join(self._root, key)
         folder = os.path.dirname(path)
         if folder not in self._folders:
-            self._make_folders_lazily(Path(folder))
-            self._folders.add(folder)
+            self._make_folders_lazily(folder)
         if self._no_links is None:
             try:
                 return self._link(source, path, folder)
@@ -230,21 +230,24 @@ class LocalStore(Store):
             return False
         return True
 
-    def _make_folders_lazily(self, folder: Path) -> None:
+    def _make_folders_lazily(self, folder: str) -> None:
         """make_folders, with the new entries flushed by ``flush`` (not one by one)."""
-        if folder.is_dir():
-            return
         missing = []
         parent = folder
-        while not parent.exists():
+        while parent and parent not in self._folders and not os.path.isdir(parent):
             missing.append(parent)
-            parent = parent.parent
+            up = os.path.dirname(parent)
+            if up == parent:  # the file system's root
+                break
+            parent = up
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
         except OSError as e:
             msg = f"{folder}: cannot create folder ({e.strerror})"
             raise OutputError(msg) from None
-        self._unflushed.update(os.fspath(made.parent) for made in missing)
+        self._unflushed.update(os.path.dirname(made) for made in missing)
+        self._folders.update(missing)
+        self._folders.add(folder)
 
     def flush(self) -> None:
         """Flush the folders links and copies were made in: one by one when they
