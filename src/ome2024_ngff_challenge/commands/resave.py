@@ -112,7 +112,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      help="compression of the output chunks: blosc[-CNAME[-LEVEL[-SHUFFLE]]], zstd[-LEVEL], "
                      "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data); "
                      "'keep' copies the compressed source chunks unchanged (no re-encoding, as fast as a copy; each "
-                     "chunk is still decoded once to check that it is whole) "
+                     "chunk is still decoded once to check that it is whole; with --output-shards=none the chunks are "
+                     "hard-linked or copied by the S3 server instead, unread unless --verify) "
                      "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
                      "source chunks; other arrays are re-encoded with the default")
     out.add_argument("--output-write-details", action="store_true",
@@ -149,7 +150,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Add the OME-Zarr 0.5 view to the 0.4 dataset itself, or link its chunks into a new place.")
     zero.add_argument("--in-place", action="store_true",
                       help="add Zarr v3 metadata (zarr.json, ro-crate-metadata.json) beside the 0.4 metadata of "
-                      "INPUT, describing its chunks where they are: nothing there is read, modified or deleted; "
+                      "INPUT, describing its chunks where they are: no chunk is read or written, nothing there is "
+                      "modified or deleted; "
                       f"what is added is recorded in {IN_PLACE_RECORD}. Refused, with nothing added, when an array's "
                       "encoding has no Zarr v3 codec (zlib, lz4, bz2, filters ...: convert those to a new place). "
                       "A dataset with a view already is refused unless --output-overwrite")
