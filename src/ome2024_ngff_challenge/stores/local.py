@@ -253,7 +253,9 @@ class LocalStore(Store):
         """Flush the folders links and copies were made in: one by one when they
         are few (deepest first, so that each folder's entry in its parent is
         flushed after its content), else the whole file system at once
-        (syncfs: one journal commit instead of one per folder)."""
+        (syncfs: one journal commit instead of one per folder; measured on
+        MEDIUM's 657 folders: 0.02 s against 0.27 s one by one. It also waits
+        for other programs' pending writes to that file system, once.)"""
         folders = sorted(self._unflushed, key=lambda p: -p.count(os.sep))
         self._unflushed.clear()
         if len(folders) > FSYNC_EACH_UP_TO and sync_file_system(self.root):
