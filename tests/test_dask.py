@@ -56,6 +56,21 @@ def test_dask_output_equals_local(cluster, tmp_path, convert):
     checks.check_conversion(src, remote, expected=expected)
 
 
+def test_dask_workers_link_the_chunks(cluster, tmp_path, convert):
+    """Unsharded byte copy on the cluster: the workers hard-link the chunks
+    (the local store travels to them as its folder only)."""
+    import os
+
+    _, address = cluster
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    expected = samples.write_image(src, samples.pattern((3, 64, 80), "<u2", 2), "zyx", levels=2, chunks=(1, 32, 32))
+    run = convert("resave", "--cc0", "--output-codec=keep", "--output-shards=none", f"--dask-scheduler={address}",
+                  src, out)
+    assert run.rc == 0, str(run)
+    assert os.path.samefile(out / "0" / "c" / "2" / "1" / "2", src / "0" / "2" / "1" / "2")
+    checks.check_conversion(src, out, expected=expected, sharded=False)
+
+
 def test_worker_lost_mid_run(cluster, tmp_path, convert):
     c, address = cluster
     victim = c.start_worker("victim")

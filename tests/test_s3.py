@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +27,8 @@ from ome2024_ngff_challenge.errors import UserError
 from ome2024_ngff_challenge.stores.open import open_store, read_location
 from ome2024_ngff_challenge.stores.remote import MAX_RETRIES, RETRY_TIMEOUT_ENV
 from ome2024_ngff_challenge.stores.s3 import S3Store, parse_s3_url
+from ome2024_ngff_challenge.stores.traced import TracedStore
+from ome2024_ngff_challenge.about import IN_PLACE_RECORD
 
 CASES = {
     "image_5d": build_image_5d,
@@ -626,3 +629,99 @@ def test_details_of_an_s3_input_written_to_a_local_file(signed, tmp_path, conver
     assert run.rc == 0, str(run)
     assert [d["shape"] for d in json.loads(details.read_text())] == [
         json.loads((src / level / ".zarray").read_text())["shape"] for level in ("0", "1")]
+
+
+# ---------------------------------------------------------------------------
+# zero copy on S3: the view added in place, server-side copies
+# ---------------------------------------------------------------------------
+
+
+class CountingStore(TracedStore):
+    """A store that counts the bytes read through it (what the converter receives)."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.received = 0
+        self.lock = threading.Lock()
+
+    def _call(self, name, key, *args):
+        result = super()._call(name, key, *args)
+        size = len(result) if isinstance(result, bytes) else len(result[0]) if isinstance(result, tuple) \
+            and result and isinstance(result[0], bytes) else 0
+        with self.lock:
+            self.received += size
+        return result
+
+
+def object_digest(s3, bucket: str, prefix: str, tmp_path: Path) -> dict:
+    return checks.tree_digest(downloaded(s3, bucket, prefix, tmp_path))
+
+
+@pytest.mark.parametrize("case", ["image_5d", "labels", "plate", "bioformats2raw"])
+def test_in_place_on_s3(case, signed, tmp_path, convert):
+    s3 = signed
+    src, expected, prefix = uploaded(s3, tmp_path, case)
+    before = s3.keys(PRIVATE, prefix)
+    original = object_digest(s3, PRIVATE, prefix, tmp_path)
+    verify = ["--verify"] if case == "labels" else []  # every chunk read and decoded (read-only) first
+    run = convert("resave", "--in-place", "--cc-by", *verify, endpoint(s3, "input"), f"s3://{PRIVATE}/{prefix}")
+    assert run.rc == 0, str(run)
+    view = downloaded(s3, PRIVATE, prefix, tmp_path)
+    added = json.loads((view / IN_PLACE_RECORD).read_text())["added"]
+    assert sorted(set(s3.keys(PRIVATE, prefix)) - set(before)) == sorted(
+        f"{prefix}/{k}" for k in [*added, IN_PLACE_RECORD])
+    after = checks.tree_digest(view)
+    assert all(after[k] == v for k, v in original.items() if v[1]), "an object of the 0.4 view changed"
+    checks.check_conversion(view, view, expected=expected, sharded=False)
+    run = convert("resave", "--in-place", "--undo", endpoint(s3, "input"), f"--input-bucket={PRIVATE}", prefix)
+    assert run.rc == 0, str(run)
+    assert s3.keys(PRIVATE, prefix) == before
+    assert object_digest(s3, PRIVATE, prefix, tmp_path) == original
+
+
+def test_in_place_on_s3_reads_only_metadata(signed, tmp_path):
+    import ome2024_ngff_challenge as ngff
+
+    s3 = signed
+    src, _, prefix = uploaded(s3, tmp_path, "image_5d")
+    store = CountingStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
+    ngff.resave_in_place(store, license="cc-by")
+    size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    assert store.received < size / 20, (store.received, size)
+
+
+def test_in_place_refusal_on_s3_adds_nothing(signed, tmp_path, convert):
+    from numcodecs import Zlib
+
+    s3 = signed
+    src = tmp_path / "in.zarr"
+    samples.write_image(src, samples.pattern((40, 50), "<u2", 3), "yx", levels=2, chunks=(16, 16),
+                        compressor=Zlib(3))
+    prefix = unique("zlib.zarr")
+    s3.upload(src, PRIVATE, prefix)
+    before = s3.keys(PRIVATE, prefix)
+    run = convert("resave", "--in-place", endpoint(s3, "input"), f"s3://{PRIVATE}/{prefix}")
+    assert run.rc != 0
+    checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{prefix}/0", "zlib", "nothing was added")
+    assert s3.keys(PRIVATE, prefix) == before
+
+
+def test_unsharded_byte_copy_s3_to_s3_is_copied_by_the_server(signed, tmp_path):
+    """Same bucket: every chunk is one CopyObject; the converter receives only
+    the metadata. Another bucket: read and written, still correct."""
+    import ome2024_ngff_challenge as ngff
+
+    s3 = signed
+    src, expected, prefix = uploaded(s3, tmp_path, "image_5d")
+    size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    for bucket in (PRIVATE, PUBLIC):
+        source = CountingStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
+        out_prefix = unique("linked.zarr")
+        out = S3Store(bucket, out_prefix, endpoint=s3.endpoint, role="output")
+        ngff.resave(source, out, codec="keep", shards="none", license="cc-by")
+        copied = downloaded(s3, bucket, out_prefix, tmp_path)
+        checks.check_conversion(src, copied, expected=expected, sharded=False)
+        if bucket == PRIVATE:
+            assert source.received < size / 20, (source.received, size)
+        else:
+            assert source.received > size / 2, (source.received, size)

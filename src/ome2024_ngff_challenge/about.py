@@ -13,5 +13,8 @@ TOOL_NAME = "ome2024-ngff-challenge"
 # Present in an output while its conversion is unfinished (written first, removed
 # last): resave resumes from it, validate and update refuse such an output.
 INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+# The record of a 0.5 view added in place beside a 0.4 dataset (resave
+# --in-place): every file it added, so that --undo removes exactly those.
+IN_PLACE_RECORD = ".ome2024-ngff-challenge-in-place.json"
 # The attribute of every converted array that holds its conversion statistics.
 STATS_KEY = "_ome2024_ngff_challenge_stats"

@@ -27,15 +27,18 @@ from dataclasses import dataclass
 
 from . import inventory as _inventory
 from .inventory import Catalog
+from .convert import in_place as _in_place
 from .convert import resave as _resave
 from .convert.layout import parse_shape
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
 from .errors import UserError, option
 from .executors.base import Executor
+from .executors.in_place import InPlaceExecutor
 from .executors.threads import ThreadExecutor
 from .ome import lookup as _lookup
 from .ome.crate_file import update as _update_crate
+from .ome.rocrate import METADATA_ID as CRATE_NAME
 from .ome.rocrate import CrateInfo, crate_fields
 from .stores.base import Store
 from .stores.open import S3Options, open_store, read_location
@@ -125,6 +128,7 @@ def resave(
     notes: str | None = None,
     progress: bool = False,
     repair: bool = True,
+    verify: bool = False,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
@@ -141,7 +145,9 @@ def resave(
     label lists ...: each logged and recorded in the statistics), or with
     ``repair=False`` refuse such input. Every group, array and file below the
     input's root is converted or copied. An unfinished output of the same plan
-    is resumed.
+    is resumed. With ``codec="keep", shards="none"`` the chunks are hard-linked
+    (one file system) or copied by the server (one S3 bucket) without being
+    read; ``verify=True`` decodes each one first, as every other byte copy does.
     """
     src = open_location(input, role="input", s3=input_s3)
     out = open_location(output, role="output", s3=output_s3)
@@ -157,7 +163,55 @@ def resave(
     if executor is None:
         executor = ThreadExecutor(threads)
     return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings,
-                          repair=repair)
+                          repair=repair, verify=verify)
+
+
+def resave_in_place(
+    input: Location,
+    *,
+    overwrite: bool = False,
+    verify: bool = False,
+    threads: int | None = None,
+    license: str | None = None,
+    organism: str | None = None,
+    modality: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    crate: bool = True,
+    notes: str | None = None,
+    progress: bool = False,
+    repair: bool = True,
+    input_s3: S3Options | None = None,
+) -> Plan:
+    """Add the OME-Zarr 0.5 view of a 0.4 dataset in place: Zarr v3 metadata
+    beside the v2 metadata, describing the existing chunks where they are (no
+    chunk is read, unless ``verify``, nor written); returns the plan.
+
+    Nothing that is there is modified; what is added is recorded in the
+    dataset, and ``undo_in_place`` removes exactly that. Refused, with nothing
+    added, when an array's encoding has no registered Zarr v3 codec (convert it
+    with ``resave`` instead), or when the dataset has a 0.5 view already
+    (``overwrite=True`` replaces one this function added). A view left
+    unfinished by a killed run is finished. ``verify``: decode every chunk on
+    ``threads`` threads first (read-only). The RO-Crate options are those of
+    ``resave``.
+    """
+    src = open_location(input, role="input", s3=input_s3)
+    settings = OutputSettings(
+        overwrite=overwrite,
+        notes=notes,
+        crate=crate_info(src if isinstance(input, Store) else os.fspath(input), license=license,
+                         organism=organism, modality=modality, name=name, description=description)
+        if crate else None,
+        progress=progress,
+    )
+    return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair)
+
+
+def undo_in_place(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
+    """Remove the 0.5 view ``resave_in_place`` added (exactly the files its
+    record lists, then the record); the keys removed."""
+    return _resave.undo_in_place(open_location(input, role="input", s3=input_s3))
 
 
 def write_details(
@@ -215,7 +269,10 @@ def update(target: Location, *, license: str | None = None, organism: str | None
                            name=name, description=description)
     check_finished(store)
     text = target.describe() if isinstance(target, Store) else os.fspath(target)
+    new = changes and not store.exists(CRATE_NAME)
     info, written = _update_crate(store, text, changes)
+    if new and written:
+        _in_place.note_added(store, CRATE_NAME)  # an in-place view's: undo removes it too
     return CrateUpdate(info, written, store.describe("ro-crate-metadata.json"))
 
 

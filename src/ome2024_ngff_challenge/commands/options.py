@@ -29,6 +29,10 @@ SPELLING = {
     "against": "--against",
     "no_repair": "--no-repair",
     "price_per_core_hour": "--price-per-core-hour",
+    "in_place": "--in-place",
+    "undo_in_place": "--in-place --undo",
+    "verify": "--verify",
+    "rocrate_skip": "--rocrate-skip",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }

@@ -12,7 +12,7 @@ import logging
 import os
 
 from .. import api
-from ..about import TOOL_NAME
+from ..about import IN_PLACE_RECORD, TOOL_NAME
 from ..executors import (
     DaskExecutor,
     Executor,
@@ -56,6 +56,13 @@ examples:
   path, e.g. {"0": {...}, "labels/cells/0": {...}, "A/1/0/0": {...}}; both forms are read back,
   and changes to "shape" are ignored)
 
+  zero copy: add the 0.5 view beside the 0.4 metadata, in the same folder or S3 prefix (no chunk
+  read or written; nothing there is changed; every added file is recorded), and remove it again:
+    ome2024-ngff-challenge resave --in-place --cc-by in.zarr
+    ome2024-ngff-challenge resave --in-place --undo in.zarr
+  zero copy to a new place: each chunk hard-linked (one file system) or copied by the S3 server:
+    ome2024-ngff-challenge resave --cc-by --output-codec=keep --output-shards=none in.zarr out.zarr
+
   write the metadata now and one zarrs_reencode command per array to run elsewhere:
     ome2024-ngff-challenge resave --output-script in.zarr out.zarr
 
@@ -73,7 +80,8 @@ examples:
 
 
 # options a job line must not repeat: they belong to the preparing command only
-NOT_IN_JOBS = {"output_job_script", "job_shards", "job", "output_overwrite", "input", "output", "help", "command"}
+NOT_IN_JOBS = {"output_job_script", "job_shards", "job", "output_overwrite", "input", "output", "help", "command",
+               "in_place", "undo"}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -86,8 +94,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
-    parser.add_argument("output", metavar="OUTPUT",
-                        help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
+    parser.add_argument("output", metavar="OUTPUT", nargs="?",
+                        help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details; "
+                        "none with --in-place)")
     add_common(parser)
     add_location_options(parser, "input", "read INPUT from")
     add_location_options(parser, "output", "write OUTPUT to")
@@ -103,7 +112,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      help="compression of the output chunks: blosc[-CNAME[-LEVEL[-SHUFFLE]]], zstd[-LEVEL], "
                      "gzip[-LEVEL] or none (default: blosc-zstd-5, with shuffle, as the challenge data); "
                      "'keep' copies the compressed source chunks unchanged (no re-encoding, as fast as a copy; each "
-                     "chunk is still decoded once to check that it is whole) "
+                     "chunk is still decoded once to check that it is whole; with --output-shards=none the chunks are "
+                     "hard-linked or copied by the S3 server instead, unread unless --verify) "
                      "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
                      "source chunks; other arrays are re-encoded with the default")
     out.add_argument("--output-write-details", action="store_true",
@@ -135,8 +145,73 @@ def add_parser(sub) -> argparse.ArgumentParser:
     out.add_argument("--conversion-notes", metavar="TEXT",
                      help="free text recorded with the conversion statistics of every array")
 
+    zero = parser.add_argument_group(
+        "zero copy",
+        "Add the OME-Zarr 0.5 view to the 0.4 dataset itself, or link its chunks into a new place.")
+    zero.add_argument("--in-place", action="store_true",
+                      help="add Zarr v3 metadata (zarr.json, ro-crate-metadata.json) beside the 0.4 metadata of "
+                      "INPUT, describing its chunks where they are: no chunk is read or written, nothing there is "
+                      "modified or deleted; "
+                      f"what is added is recorded in {IN_PLACE_RECORD}. Refused, with nothing added, when an array's "
+                      "encoding has no Zarr v3 codec (zlib, lz4, bz2, filters ...: convert those to a new place). "
+                      "A dataset with a view already is refused unless --output-overwrite")
+    zero.add_argument("--undo", action="store_true",
+                      help="with --in-place: remove exactly the files the in-place view added (and its record)")
+    zero.add_argument("--verify", action="store_true",
+                      help="decode every chunk that is not re-encoded (with --in-place, read-only, before anything is "
+                      "added; with --output-codec=keep --output-shards=none, instead of linking unread chunks)")
+
     add_crate_options(parser, skip=True)
     return parser
+
+
+# options that have no meaning for a view added in place (none is accepted
+# there: the view describes the chunks as they are, where they are)
+NOT_IN_PLACE = ("output_chunks", "output_shards", "output_read_details", "output_write_details", "output_script",
+                "output_job_script", "job_shards", "job", "dask_scheduler",
+                "output_bucket", "output_endpoint", "output_anon", "output_region")
+# what --undo takes besides INPUT: where it is, and how much to say
+UNDO_TAKES = {"input", "input_bucket", "input_endpoint", "input_anon", "input_region", "in_place", "undo", "log",
+              "command", "output"}
+
+
+def flag(parser: argparse.ArgumentParser, dest: str) -> str:
+    return next((a.option_strings[-1] for a in parser._actions if a.dest == dest and a.option_strings), dest)
+
+
+def given(args, parser: argparse.ArgumentParser, dest: str) -> bool:
+    default = next((a.default for a in parser._actions if a.dest == dest), None)
+    value = getattr(args, dest, None)
+    return value is not None and value is not False and value != default
+
+
+def run_in_place(args, parser: argparse.ArgumentParser) -> int:
+    """--in-place (and --undo): the view added to INPUT, or removed."""
+    if args.output is not None:
+        parser.error(f"--in-place takes INPUT only (the view is added to it), not OUTPUT {args.output!r}")
+    if args.undo:
+        extra = [a.dest for a in parser._actions if a.dest not in UNDO_TAKES and given(args, parser, a.dest)]
+        if extra:
+            parser.error(f"--in-place --undo takes INPUT and --input-* only, not {flag(parser, extra[0])}")
+        removed = api.undo_in_place(args.input, input_s3=s3_options(args, "input"))
+        print(f"removed: {args.input}: the in-place 0.5 view ({len(removed)} files)")
+        return 0
+    extra = [d for d in NOT_IN_PLACE if given(args, parser, d)]
+    if args.output_codec not in ("blosc-zstd-5", "keep"):
+        extra.insert(0, "output_codec")
+    if extra:
+        parser.error(f"{flag(parser, extra[0])} does not go with --in-place (the view describes the chunks as "
+                     "they are, where they are)")
+    crate = {} if args.rocrate_skip else crate_options(args)
+    plan = api.resave_in_place(
+        args.input, overwrite=args.output_overwrite, verify=args.verify, threads=args.output_threads,
+        crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
+        input_s3=s3_options(args, "input"), **crate,
+    )
+    warn_incomplete_crate(args, crate)
+    print(f"added: {args.input}: the OME-Zarr 0.5 view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
+          f"arrays{', every chunk verified' if args.verify else ''}); remove it with --in-place --undo")
+    return 0
 
 
 def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
@@ -152,6 +227,12 @@ def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
+    if args.in_place:
+        return run_in_place(args, parser)
+    if args.undo:
+        parser.error("--undo goes with --in-place (it removes a view added in place)")
+    if args.output is None:
+        parser.error("OUTPUT is missing (or give --in-place to add the 0.5 view to INPUT itself)")
     src_s3, out_s3 = s3_options(args, "input"), s3_options(args, "output")
     # a details file given as s3:// is reached with the output's S3 options
     # (or, for a local output, the input's)
@@ -170,7 +251,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         overwrite=args.output_overwrite,
         executor=choose_executor(args, parser),
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        input_s3=src_s3, output_s3=out_s3,
+        verify=args.verify, input_s3=src_s3, output_s3=out_s3,
         **crate,
     )
     warn_incomplete_crate(args, crate)

@@ -48,6 +48,12 @@ class ArrayJob:
     dimension_names: list[str] | None
     attributes: dict = field(default_factory=dict)  # the source array's own .zattrs
     byte_copy: bool = False  # inner chunks are the source's stored chunks, copied as they are
+    # unsharded byte copy whose chunks a store may copy without reading them
+    # (hard links, server-side copies): not decoded to check them
+    link: bool = False
+    # (name, separator) of the v3 chunk keys: ("v2", "/") describes a v2
+    # array's own chunks where they are (the in-place view)
+    chunk_key_encoding: tuple[str, str] = ("default", "/")
 
     def __setattr__(self, name: str, value) -> None:
         # structured and raw bytes arrays are never sharded: zarr-python 3 could
@@ -124,6 +130,7 @@ class ArrayJob:
             where=self.source.describe(),
             fortran_chunks=self.byte_copy and self.source.meta.order == "F",
             vlen=self.vlen,
+            chunk_key_encoding=self.chunk_key_encoding,
         )
 
 

@@ -17,6 +17,7 @@ import itertools
 import logging
 import math
 
+from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK
 from ..errors import InputError, UserError, option
 from ..ome import repair, v04
 from ..ome.migrate import migrate_attributes
@@ -35,6 +36,9 @@ QUIET = logging.getLogger("ome2024_ngff_challenge.quiet")  # a source read again
 QUIET.disabled = True
 # Zarr v2 metadata files: converted, never copied
 V2_METADATA = (".zgroup", ".zattrs", ".zarray")
+# what a 0.5 view added in place beside the 0.4 metadata holds: never copied
+# (a dual-format input converts as the 0.4 dataset it also is)
+V3_VIEW_FILES = ("zarr.json", IN_PLACE_RECORD, INCOMPLETE_MARK)
 CONSOLIDATED = ".zmetadata"
 
 
@@ -42,10 +46,12 @@ class Planner:
     """Walks a 0.4 hierarchy and collects the plan."""
 
     def __init__(self, src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
-                 repair: bool = True, verbose: bool = True):
+                 repair: bool = True, verbose: bool = True, in_place: bool = False, verify: bool = False):
         self.store = src  # where the arrays' chunks are read from
         # the metadata, fetched many at a time ahead of the walk (see prefetch_*)
         self.src = ReadCache(src)
+        self.in_place = in_place  # describe the source's chunks where they are (no layout, no codec)
+        self.verify = verify  # byte copies decode every chunk, even where a store could copy it unread
         self.request = request
         self.compression = compression
         self.creator = creator
@@ -352,7 +358,8 @@ class Planner:
                 found["groups"].append(path)
             for name in files:
                 key = join(path, name)
-                if name in V2_METADATA or key in copies or (name.startswith(".") and PARTIAL_MARK in name):
+                if name in V2_METADATA or name in V3_VIEW_FILES or key in copies \
+                        or (name.startswith(".") and PARTIAL_MARK in name):
                     continue
                 if name == CONSOLIDATED:
                     found["consolidated"].append(key)
@@ -397,30 +404,45 @@ class Planner:
     # -- layouts -----------------------------------------------------------
 
     def assign_layouts(self) -> None:
+        if self.in_place:
+            self.describe_in_place()
+            return
         self.assign_requested_layouts()
         if self.compression is KEEP:
             for job in self.plan.arrays:
                 self.keep_source_chunks(job)
+
+    def v3_encoding(self, job: ArrayJob) -> tuple[Compression | None, str]:
+        """The Zarr v3 codec that decodes the array's stored chunks as they are,
+        or None and why there is none."""
+        meta = job.source.meta
+        if meta.filters:
+            names = ", ".join(str(f.get("id")) for f in meta.filters)
+            return None, f"its chunks use filters ({names}), which no registered Zarr v3 codec describes"
+        kept = Compression.from_v2(meta.compressor, meta.dtype)
+        if kept is None:
+            c = meta.compressor or {}
+            what = str(c.get("id"))
+            if c.get("id") == "blosc":
+                what += f" (cname {c.get('cname')}, shuffle {c.get('shuffle')})"
+            return None, f"its compressor {what} has no Zarr v3 codec"
+        return kept, ""
 
     def keep_source_chunks(self, job: ArrayJob) -> None:
         """`--output-codec=keep`: copy compressed chunks unchanged where v3 can
         describe them and the inner chunks are the source's chunks; otherwise
         re-encode that array with the default codec, and say why. The vlen-utf8
         or vlen-bytes codec of a string or bytes array is no filter here: it is
-        v3's array-to-bytes codec for them, and its bytes are the same."""
+        v3's array-to-bytes codec for them, and its bytes are the same.
+        Unsharded, such a copy may be made without reading the chunks (``link``)."""
         meta = job.source.meta
-        kept = Compression.from_v2(meta.compressor, meta.dtype) if not meta.filters else None
-        reason = None
-        if meta.filters:
-            reason = "its chunks use filters"
-        elif kept is None:
-            reason = f"its compressor {meta.compressor.get('id')} has no Zarr v3 codec"
-        else:
+        kept, reason = self.v3_encoding(job)
+        if kept is not None:
             chunks = right_align(job.layout.chunks, len(meta.shape))
             clipped = tuple(min(c, s) for c, s in zip(meta.chunks, meta.shape))
             if chunks not in (meta.chunks, clipped):
                 reason = f"the output chunks {','.join(map(str, chunks))} differ from the source chunks"
-        if reason is not None:
+        if reason:
             self.log.warning("%s: re-encoding (not copying) because %s", job.source.describe(), reason)
             job.compression = DEFAULT_COMPRESSION
             return
@@ -435,6 +457,29 @@ class Planner:
         job.layout = Layout(meta.chunks, shards)
         job.compression = kept
         job.byte_copy = True
+        job.link = shards is None and not self.verify
+
+    def describe_in_place(self) -> None:
+        """The in-place view: every array described as it is stored (its own
+        chunks, codec and v2 chunk keys, unsharded). All or nothing: one array v3
+        cannot describe refuses the whole view, before anything is written."""
+        refused = []
+        for job in self.plan.arrays:
+            kept, reason = self.v3_encoding(job)
+            if kept is None:
+                refused.append((job, reason))
+                continue
+            meta = job.source.meta
+            job.layout = Layout(meta.chunks, None)
+            job.compression = kept
+            job.byte_copy = True
+            job.chunk_key_encoding = ("v2", meta.separator)
+        if refused:
+            job, reason = refused[0]
+            more = f" (and {len(refused) - 1} more arrays)" if len(refused) > 1 else ""
+            msg = (f"{job.source.describe()}: cannot be viewed as Zarr v3 in place: {reason}{more}; nothing was "
+                   "added; convert it to a new place instead (resave INPUT OUTPUT), which re-encodes such arrays")
+            raise InputError(msg)
 
     def assign_requested_layouts(self) -> None:
         request = self.request
@@ -485,6 +530,6 @@ class Planner:
 
 
 def build_plan(src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
-               repair: bool = True) -> Plan:
+               repair: bool = True, in_place: bool = False, verify: bool = False) -> Plan:
     request.check()
-    return Planner(src, request, compression, creator, repair=repair).walk()
+    return Planner(src, request, compression, creator, repair=repair, in_place=in_place, verify=verify).walk()

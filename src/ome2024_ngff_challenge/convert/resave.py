@@ -14,6 +14,7 @@ from ..stores.base import Store, join
 from ..stores.memory import MemoryStore
 from ..validation.walk import Validator
 from ..zarr.codecs import DEFAULT_COMPRESSION, Compression
+from . import in_place
 from .details import write_details
 from .output import Conversion, OutputSettings, creator
 from .plan import LayoutRequest, Plan
@@ -26,10 +27,14 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 
 
 def plan_conversion(src: Store, layout: LayoutRequest | None = None,
-                    compression: Compression | None = None, *, repair: bool = True) -> Plan:
+                    compression: Compression | None = None, *, repair: bool = True, in_place: bool = False,
+                    verify: bool = False) -> Plan:
     """The plan of converting ``src``: groups, arrays with their layout, tasks
-    (``repair``: mend the known defects of real writers, else refuse them)."""
-    plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator(), repair=repair)
+    (``repair``: mend the known defects of real writers, else refuse them;
+    ``in_place``: every array described where it is, or refused; ``verify``:
+    byte copies decode every chunk, even where a store could copy it unread)."""
+    plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator(), repair=repair,
+                      in_place=in_place, verify=verify)
     LOG.info(
         "%s: %d groups, %d arrays, %d tasks, %.1f MB", src.describe(), len(plan.groups),
         len(plan.arrays), plan.n_tasks, plan.nbytes / 1e6,
@@ -58,12 +63,29 @@ def check_planned_metadata(plan: Plan, src: Store) -> None:
 
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
            compression: Compression | None = None, settings: OutputSettings | None = None,
-           repair: bool = True) -> Plan:
+           repair: bool = True, verify: bool = False) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
-    plan = plan_conversion(src, layout, compression, repair=repair)
+    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify)
     check_planned_metadata(plan, src)
     executor.execute(Conversion(plan, src, out, settings or OutputSettings()))
     return plan
+
+
+def resave_in_place(src: Store, executor: Executor, *, settings: OutputSettings | None = None,
+                    repair: bool = True) -> Plan:
+    """Add the 0.5 view of ``src`` in place (``executor``: an in-place one);
+    the plan it ran. Every array must be describable, else nothing is added."""
+    plan = plan_conversion(src, repair=repair, in_place=True)
+    check_planned_metadata(plan, src)
+    executor.execute(in_place.InPlaceView(plan, src, settings or OutputSettings()))
+    return plan
+
+
+def undo_in_place(src: Store) -> list[str]:
+    """Remove the 0.5 view added in place (exactly the files its record lists)."""
+    removed = in_place.undo(src)
+    LOG.info("%s: removed the in-place 0.5 view (%d files)", src.describe(), len(removed))
+    return removed
 
 
 def resave_details(src: Store, out: Store, *, layout: LayoutRequest | None = None,

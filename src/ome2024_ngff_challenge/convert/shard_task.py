@@ -19,7 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..stores.base import Store, join
-from ..zarr.chunk_keys import default_chunk_key
+from ..zarr.chunk_keys import chunk_key
 from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_encode
 from ..zarr.data_types import item_nbytes
 from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
@@ -195,7 +195,7 @@ def cache_capacity(job) -> int:
 
 
 def task_key(job, index: tuple[int, ...]) -> str:
-    return join(job.path, default_chunk_key(index))
+    return join(job.path, chunk_key(index, *job.chunk_key_encoding))
 
 
 def shard_complete(job, index: tuple[int, ...], out: Store) -> bool:
@@ -208,6 +208,8 @@ def shard_complete(job, index: tuple[int, ...], out: Store) -> bool:
     decodes to exactly one chunk (it is small: reading it costs little).
     """
     key = task_key(job, index)
+    if job.link and out.can_copy_from(job.source.store):
+        return out.exists(key)  # a link or server-side copy appears whole or not at all
     if job.layout.shards is None:
         return chunk_complete(job, out.get(key))
     per_shard = tuple(s // c for s, c in zip(job.layout.shards, job.layout.chunks))
@@ -246,6 +248,18 @@ def chunk_complete(job, raw: bytes | None) -> bool:
     return memoryview(data).nbytes == n * job.dtype.itemsize
 
 
+def link_chunk(job, index: tuple[int, ...], out: Store) -> TaskResult | None:
+    """Unsharded byte copy where the output store can copy the source's chunk
+    without reading it (a hard link, a server-side copy): the chunk is neither
+    read nor decoded. None when it was not copied (no such chunk, or the
+    stores could not copy after all): the caller reads it."""
+    src_key = join(job.source.path, job.source.meta.chunk_key(index))
+    size = out.copy_from(job.source.store, src_key, task_key(job, index))
+    if size is None:
+        return None
+    return TaskResult(bytes_written=size, chunks_written=1)
+
+
 def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:
     """Write the shard (or chunk) at grid position ``index`` of ``job``'s array.
 
@@ -253,6 +267,10 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
     """
     if resume and shard_complete(job, index, out):
         return TaskResult(skipped=True)
+    if job.link and out.can_copy_from(job.source.store):
+        linked = link_chunk(job, index, out)
+        if linked is not None:
+            return linked
     reader = ChunkReader(job.source, source_chunks_of(job, index))
     try:
         return _write_task(job, index, out, reader)

@@ -44,7 +44,9 @@ def tune_malloc() -> None:
 
 def _dask_task(job, index, out: Store, resume: bool):
     tune_malloc()
-    return timed_task(job, index, out, resume)
+    result = timed_task(job, index, out, resume)
+    out.flush()  # a worker's links are flushed before the task counts as done
+    return result
 
 
 class DaskExecutor(TaskExecutor):

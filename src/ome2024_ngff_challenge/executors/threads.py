@@ -3,7 +3,8 @@ queue, so many small images share the threads instead of each paying a
 start-up cost.
 
 The codecs (numcodecs Blosc/Zstd/zlib) release the GIL, so threads scale with
-cores; at most ``2 * threads`` tasks are queued at once, which bounds memory.
+cores; at most ``2 * threads`` batches of tasks are queued at once, which
+bounds memory.
 """
 
 from __future__ import annotations
@@ -27,6 +28,33 @@ def default_threads(*stores: Store) -> int:
     return max(cpus, min(wanted, 4 * cpus))
 
 
+# Small tasks (unsharded chunks, above all hard links that take microseconds)
+# run several to a submission, so that the pool's hand-over between threads
+# (~0.2 ms a task, the GIL passing back and forth) does not outweigh the work:
+# a batch holds tasks worth up to BATCH_BYTES of uncompressed data (a shard of
+# that size or more is a batch of its own). Memory is unchanged: a thread runs
+# the tasks of its batch one after the other.
+BATCH_BYTES = 32 * 2**20
+MAX_BATCH = 64
+
+
+def batches(plan: Plan, tasks: Iterable[Task]):
+    batch: list[Task] = []
+    size = 0
+    for task in tasks:
+        batch.append(task)
+        size += plan.arrays[task[0]].task_nbytes(task[1])
+        if size >= BATCH_BYTES or len(batch) >= MAX_BATCH:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def run_batch(plan: Plan, batch: list[Task], out: Store, resume: bool) -> list:
+    return [(n, index, *timed_task(plan.arrays[n], index, out, resume)) for n, index in batch]
+
+
 class ThreadExecutor(TaskExecutor):
     """``threads`` tasks at once; by default one per CPU, more for remote stores."""
 
@@ -41,29 +69,28 @@ class ThreadExecutor(TaskExecutor):
     def run_tasks(self, plan: Plan, out: Store, tasks: Iterable[Task], *, resume: bool,
                   progress: Progress | None = None) -> list[ArrayStats]:
         stats = [ArrayStats() for _ in plan.arrays]
-        tasks = iter(tasks)
+        pending = batches(plan, tasks)
         limit = 2 * self.threads
         with cf.ThreadPoolExecutor(self.threads, thread_name_prefix="shard") as pool:
-            running: dict[cf.Future, Task] = {}
+            running: set[cf.Future] = set()
             try:
                 while True:
                     while len(running) < limit:
-                        task = next(tasks, None)
-                        if task is None:
+                        batch = next(pending, None)
+                        if batch is None:
                             break
-                        n, index = task
-                        running[pool.submit(timed_task, plan.arrays[n], index, out, resume)] = task
+                        running.add(pool.submit(run_batch, plan, batch, out, resume))
                     if not running:
                         break
-                    done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                     for future in done:
-                        n, index = running.pop(future)
-                        result, start, stop = future.result()  # re-raises a task's error
-                        stats[n].add(result, start, stop)
-                        if progress is not None:
-                            progress(plan.arrays[n].task_nbytes(index))
+                        for n, index, result, start, stop in future.result():  # re-raises a task's error
+                            stats[n].add(result, start, stop)
+                            if progress is not None:
+                                progress(plan.arrays[n].task_nbytes(index))
             except BaseException:
                 for future in running:
                     future.cancel()
                 raise
+        out.flush()  # links made by the tasks, flushed once rather than one by one
         return stats

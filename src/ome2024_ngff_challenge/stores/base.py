@@ -36,11 +36,39 @@ class Store(ABC):
     supports_ranged_reads: bool = False
     #: requests worth keeping in flight at once (0: no preference beyond the CPUs)
     preferred_concurrency: int = 0
+    #: copy_from can put another store's objects here without their bytes
+    #: passing through this process (hard links on a file system, server-side
+    #: copies within an S3 bucket); can_copy_from says for which stores
+    supports_copy_from: bool = False
 
     def local_path(self, key: str = "") -> Path | None:
         """The file system path of ``key`` when the store is a local folder
         (scripts and details files then name real paths); None otherwise."""
         return None
+
+    def object_location(self) -> tuple[str, str, str] | None:
+        """(endpoint, bucket, prefix) when the store is a prefix of an object
+        store's bucket (what server-side copies need to know); None otherwise."""
+        return None
+
+    def can_copy_from(self, src: Store) -> bool:
+        """Whether ``copy_from(src, ...)`` can work (only stores that declare
+        ``supports_copy_from`` say yes, and only for sources they can reach
+        without reading: the same file system, the same S3 bucket)."""
+        return False
+
+    def copy_from(self, src: Store, src_key: str, key: str) -> int | None:
+        """Put the object ``src_key`` of ``src`` at ``key`` without reading it
+        here (atomically, as ``put``); its size where the store learns it
+        without another request (a server-side copy does not: 0). None when
+        it was not copied: no such object in ``src``, or a copy between these
+        stores turned out to be impossible (the caller then reads and writes).
+        Call only when ``can_copy_from(src)``."""
+        return None
+
+    def flush(self) -> None:
+        """Make every write so far durable where a write alone did not (links
+        whose folders were not flushed one by one). Called once after a run."""
 
     def overlaps(self, other: Store) -> bool:
         """Whether the two stores share keys: the same location, or one inside

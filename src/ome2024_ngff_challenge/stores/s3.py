@@ -34,6 +34,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ LIST_PAGE = 1000  # objects per ListObjectsV2 request (the S3 limit)
 # In-flight requests that suit an object store: the executor may run this many
 # tasks when the user did not choose how many threads.
 PREFERRED_CONCURRENCY = 16
+# a server-side copy refused for good (access, a server without CopyObject)
+REFUSED = re.compile(r"status code: (4\d\d|501)")
 
 
 
@@ -269,6 +272,7 @@ class S3Store(Store):
 
     preferred_concurrency = PREFERRED_CONCURRENCY
     supports_ranged_reads = True
+    supports_copy_from = True  # server-side copies within one bucket (CopyObject)
 
     def __init__(
         self,
@@ -297,6 +301,7 @@ class S3Store(Store):
         url = self.endpoint or f"https://s3.{self.region}.amazonaws.com"
         self._shown_endpoint = safe_url(url)
         self._bucket_checked = False
+        self._copy_refused: str | None = None  # why server-side copies failed here (said once)
         self._retry_timeout = retry_timeout()
         try:
             self._store = _ObstoreS3(
@@ -351,6 +356,40 @@ class S3Store(Store):
 
     def location(self) -> tuple[str, str, str]:
         return (self._shown_endpoint, self.bucket, self.prefix)
+
+    def object_location(self) -> tuple[str, str, str]:
+        return self.location()
+
+    # -- server-side copies --------------------------------------------------
+
+    def can_copy_from(self, src: Store) -> bool:
+        """Objects of the same bucket at the same endpoint are copied by the
+        server (one CopyObject each: no byte comes here); obstore copies within
+        one bucket only, so another bucket is read and written."""
+        theirs = src.object_location()
+        return self._copy_refused is None and theirs is not None and theirs[:2] == self.location()[:2]
+
+    def copy_from(self, src: Store, src_key: str, key: str) -> int | None:
+        theirs = src.object_location()
+        if theirs is None or self._copy_refused is not None:
+            return None
+        source = join(theirs[2], src_key)
+        target = self._path(key)
+        try:
+            self._retrying(lambda: obstore.copy(self._store, source, target))
+        except NotFoundError as e:
+            self._not_found(e, key, "copy")
+            return None  # no such chunk: it reads as the fill value
+        except Exception as e:
+            if not (isinstance(e, PermissionError) or REFUSED.search(str(e))):
+                raise self._fail(e, key, f"copy s3://{self.bucket}/{source} to") from None
+            # refused (access, a server without CopyObject): read and write instead
+            self._copy_refused = self._scrub(explain_error(e, self._shown_endpoint, self.credentials, self.role))
+            LOG.warning("%s: the server refused to copy objects (%s): reading and writing them instead",
+                        self.describe(), self._copy_refused)
+            return None
+        self._bucket_checked = True
+        return 0  # the server does not say the size (another request would)
 
     def overlaps(self, other: Store) -> bool:
         """Whether ``other`` is this prefix, inside it, or around it (same bucket)."""

@@ -26,6 +26,7 @@ class TracedStore(Store):
         self.supports_listing = inner.supports_listing
         self.supports_ranged_reads = inner.supports_ranged_reads
         self.preferred_concurrency = inner.preferred_concurrency
+        self.supports_copy_from = inner.supports_copy_from
 
     def __repr__(self) -> str:
         return f"TracedStore({self.inner!r})"
@@ -50,6 +51,22 @@ class TracedStore(Store):
 
     def local_path(self, key: str = "") -> Path | None:
         return self.inner.local_path(key)
+
+    def object_location(self) -> tuple[str, str, str] | None:
+        return self.inner.object_location()
+
+    def can_copy_from(self, src: Store) -> bool:
+        return self.inner.can_copy_from(src)
+
+    def copy_from(self, src: Store, src_key: str, key: str) -> int | None:
+        start = time.perf_counter()
+        size = self.inner.copy_from(src, src_key, key)
+        LOG.log(TRACE, "copy %s to %s: %s in %.1f ms", src.describe(src_key), self.inner.describe(key),
+                "-" if size is None else f"{size} bytes", 1000 * (time.perf_counter() - start))
+        return size
+
+    def flush(self) -> None:
+        self.inner.flush()
 
     def overlaps(self, other: Store) -> bool:
         return self.inner.overlaps(other.inner if isinstance(other, TracedStore) else other)

@@ -138,10 +138,12 @@ def array_metadata(
     where: str,
     fortran_chunks: bool = False,
     vlen: str | None = None,
+    chunk_key_encoding: tuple[str, str] = ("default", "/"),
 ) -> dict:
     """The zarr.json of one output array (fortran_chunks: the chunks are copied
     from a v2 "F"-order source as they are; vlen: the object codec of an
-    object array)."""
+    object array; chunk_key_encoding: (name, separator), ("v2", ".") where the
+    chunks are a v2 array's, in place)."""
     codecs = inner_codecs(dtype, compression, len(shape) if fortran_chunks and len(shape) > 1 else 0, vlen)
     if shards is not None:
         grid = shards
@@ -164,7 +166,7 @@ def array_metadata(
         "shape": list(shape),
         "data_type": any_v3_data_type(dtype, where, vlen),
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(grid)}},
-        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "chunk_key_encoding": {"name": chunk_key_encoding[0], "configuration": {"separator": chunk_key_encoding[1]}},
         "fill_value": fill_value_json(fill, vlen),
         "codecs": codecs,
         "attributes": attributes,

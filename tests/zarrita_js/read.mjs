@@ -1,0 +1,28 @@
+// node read.mjs ROOT PATH...: the top group and each array PATH below the
+// folder ROOT opened as Zarr v3 with zarrita.js (zarr.open.v3) and read whole;
+// prints {"root": {...group attributes}, "default": {...what plain zarr.open
+// finds at the top}, "arrays": {PATH: {shape, stride, dtype, data: base64 of
+// the values' bytes}}} as one JSON line. (zarr.open, as a viewer calls it,
+// tries Zarr v2 first on a store it has opened nothing from: on a dual-format
+// dataset it finds the 0.4 view.)
+import FileSystemStore from "@zarrita/storage/fs";
+import * as zarr from "zarrita";
+
+const [root, ...paths] = process.argv.slice(2);
+const store = new FileSystemStore(root);
+const top = await zarr.open.v3(zarr.root(store), { kind: "group" });
+const plain = await zarr.open(zarr.root(new FileSystemStore(root)), { kind: "group" });
+const out = { root: top.attrs, default: plain.attrs, arrays: {} };
+for (const path of paths) {
+  const arr = await zarr.open.v3(zarr.root(store).resolve(path), { kind: "array" });
+  const chunk = await zarr.get(arr);
+  const data = chunk.data;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset ?? 0, data.byteLength ?? data.buffer.byteLength);
+  out.arrays[path] = {
+    shape: chunk.shape,
+    stride: chunk.stride,
+    dtype: arr.dtype,
+    data: Buffer.from(bytes).toString("base64"),
+  };
+}
+process.stdout.write(JSON.stringify(out) + "\n");
