@@ -321,3 +321,22 @@ def test_example_dataset_converts(tmp_path, convert):
     assert run.rc == 0, str(run)
     report = checks.check_conversion(src, out)
     assert set(report.arrays) == {"0", "1", "2", "labels/nuclei/0", "labels/nuclei/1", "labels/nuclei/2"}
+
+
+def test_readme_commands_run_twice(tmp_path, convert):
+    """The README's first command, run a second time on the same machine: the
+    example is made again and the earlier output (which holds the example's
+    mark file, copied as an unreferenced file) is replaced."""
+    src, out = tmp_path / "example.zarr", tmp_path / "example-0.5.zarr"
+    for _ in range(2):
+        run = convert("example", src, "--output-overwrite")
+        assert run.rc == 0, str(run)
+        run = convert("resave", "--cc-by", "--rocrate-organism=NCBI:txid9606",
+                      "--rocrate-modality=obo:FBbi_00000369", "--output-overwrite", src, out)
+        assert run.rc == 0, str(run)
+        checks.check_conversion(src, out)
+    # an output that is an OME-Zarr 0.5 group with other files is replaced only when asked
+    (out / "notes.txt").write_text("kept\n")
+    run = convert("resave", "--cc-by", src, out)
+    assert run.rc != 0 and (out / "notes.txt").exists()
+    checks.assert_one_line_error(run.err, str(out), "--output-overwrite")

@@ -188,9 +188,7 @@ def check_finished(store: Store) -> None:
         else:
             msg = f"{where}: not a Zarr v3 OME-Zarr dataset (no zarr.json at the top)"
         raise UserError(msg)
-    attributes = meta.get("attributes") if isinstance(meta, dict) else None
-    if not isinstance(meta, dict) or meta.get("zarr_format") != 3 or meta.get("node_type") != "group" \
-            or not isinstance(attributes, dict) or not isinstance(attributes.get("ome"), dict):
+    if not is_ome_zarr_v3_group(meta):
         msg = f"{where}: not an OME-Zarr 0.5 dataset (zarr.json is not a Zarr v3 group with attributes.ome)"
         raise UserError(msg)
 
@@ -205,11 +203,27 @@ def check_distinct(src: Store, out: Store) -> None:
 def is_conversion_output(out: Store) -> bool:
     """Whether the folder looks like a Zarr v3 output (ours, finished or not, or
     another converter's). A Zarr v2 dataset never is: it may be someone's only
-    copy of the data this tool converts."""
+    copy of the data this tool converts. Other files at the top are allowed
+    beside our unfinished mark or an OME-Zarr 0.5 group: they are the input's
+    unreferenced files, copied as they are (so a second run with the same
+    output can replace the first)."""
     dirs, files = out.list_dir("")
     if not set(files) & {"zarr.json", INCOMPLETE_MARK} or set(files) & {".zgroup", ".zarray"}:
         return False
-    return all(name in OUTPUT_NAMES or name.startswith(".") and PARTIAL_MARK in name for name in files)
+    if all(name in OUTPUT_NAMES or name.startswith(".") and PARTIAL_MARK in name for name in files):
+        return True
+    if INCOMPLETE_MARK in files:
+        return True
+    try:
+        return is_ome_zarr_v3_group(out.get_json("zarr.json"))
+    except UserError:  # not JSON: not ours
+        return False
+
+
+def is_ome_zarr_v3_group(meta: object) -> bool:
+    attributes = meta.get("attributes") if isinstance(meta, dict) else None
+    return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" \
+        and isinstance(attributes, dict) and isinstance(attributes.get("ome"), dict)
 
 
 def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) -> bool:
