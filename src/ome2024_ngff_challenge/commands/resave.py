@@ -21,6 +21,7 @@ from ..executors import (
     ThreadExecutor,
     ZarrsScriptExecutor,
 )
+from . import collection
 from .options import (
     CRATE_HINTS,
     add_common,
@@ -86,8 +87,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
-    parser.add_argument("output", metavar="OUTPUT",
+    parser.add_argument("output", metavar="OUTPUT", nargs="?",
                         help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details)")
+    parser.add_argument("--input-list", metavar="LIST.csv",
+                        help="convert every dataset of LIST.csv (columns: input, and optionally output, name, "
+                        "description, license, organism, modality) into folders of OUTPUT_ROOT, the one path "
+                        "given; writes OUTPUT_ROOT/catalog.csv")
     add_common(parser)
     add_location_options(parser, "input", "read INPUT from")
     add_location_options(parser, "output", "write OUTPUT to")
@@ -152,6 +157,10 @@ def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
+    if args.input_list:
+        return collection.run(args, parser)
+    if args.output is None:
+        parser.error("the following arguments are required: OUTPUT")
     src_s3, out_s3 = s3_options(args, "input"), s3_options(args, "output")
     # a details file given as s3:// is reached with the output's S3 options
     # (or, for a local output, the input's)

@@ -56,14 +56,22 @@ def check_planned_metadata(plan: Plan, src: Store) -> None:
         raise InputError(msg)
 
 
+def prepare(src: Store, out: Store, *, layout: LayoutRequest | None = None, compression: Compression | None = None,
+            settings: OutputSettings | None = None, repair: bool = True) -> Conversion:
+    """The checked plan of converting ``src`` into ``out``, ready for an
+    executor (nothing is written yet)."""
+    plan = plan_conversion(src, layout, compression, repair=repair)
+    check_planned_metadata(plan, src)
+    return Conversion(plan, src, out, settings or OutputSettings())
+
+
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
            compression: Compression | None = None, settings: OutputSettings | None = None,
            repair: bool = True) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
-    plan = plan_conversion(src, layout, compression, repair=repair)
-    check_planned_metadata(plan, src)
-    executor.execute(Conversion(plan, src, out, settings or OutputSettings()))
-    return plan
+    conversion = prepare(src, out, layout=layout, compression=compression, settings=settings, repair=repair)
+    executor.execute(conversion)
+    return conversion.plan
 
 
 def resave_details(src: Store, out: Store, *, layout: LayoutRequest | None = None,

@@ -9,13 +9,14 @@ cores; at most ``2 * threads`` tasks are queued at once, which bounds memory.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from ..convert.plan import Plan
+from ..convert.plan import ArrayJob, Plan
 from ..convert.stats import ArrayStats
 from ..stores.base import Store
-from .base import Progress, Task, TaskExecutor, timed_task
+from .base import Progress, Task, TaskExecutor, TaskFuture, TaskPool, timed_task
 
 
 def default_threads(*stores: Store) -> int:
@@ -67,3 +68,22 @@ class ThreadExecutor(TaskExecutor):
                     future.cancel()
                 raise
         return stats
+
+    @contextlib.contextmanager
+    def task_pool(self) -> Iterator[TaskPool]:
+        pool = ThreadTaskPool(self.threads)
+        try:
+            yield pool
+        finally:
+            pool.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class ThreadTaskPool(TaskPool):
+    """The same bounded pool, fed by the caller (the tasks of many conversions)."""
+
+    def __init__(self, threads: int):
+        self.executor = cf.ThreadPoolExecutor(threads, thread_name_prefix="shard")
+        self.capacity = 2 * threads
+
+    def submit(self, job: ArrayJob, index: tuple[int, ...], out: Store, resume: bool) -> TaskFuture:
+        return self.executor.submit(timed_task, job, index, out, resume)
