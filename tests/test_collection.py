@@ -457,6 +457,40 @@ def test_runner_keeps_a_bounded_number_of_datasets_in_memory(tmp_path):
     assert alive[1] <= 3 * ahead + capacity + 1, alive
 
 
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_catalog_rows_as_datasets_end_then_in_list_order(kind, tmp_path):
+    """Locally each row is appended as its dataset ends, elsewhere the file is
+    rewritten; in the end it follows the list, then rows of other outputs. An
+    earlier catalogue's rows survive until replaced, and a last line a crash
+    cut short is left out."""
+    root = LocalStore(tmp_path / "root") if kind == "local" else MemoryStore("mem://root")
+    earlier = ("input,url,status,error\n" "/in/a,/out/a,done,\n" "/in/x,/out/x,done,\n" "/in/a,/out/a,faile")
+    root.put("catalog.csv", earlier.encode())
+    inputs, urls = ["/in/a", "/in/b", "/in/c"], ["/out/a", "/out/b", "/out/c"]
+
+    def text():
+        return root.get("catalog.csv").decode()
+
+    def statuses():
+        return [(r["url"], r["status"]) for r in csv.DictReader(io.StringIO(text()))]
+
+    with collection.Catalog(root, inputs, urls) as cat:
+        assert statuses() == [("/out/a", "done"), ("/out/x", "done")]
+        cat.record(2, "failed", error="/in/c: broken")
+        cat.record(0, "skipped")
+        if kind == "local":  # appended: the earlier rows first, then as the datasets ended
+            want = [("/out/a", "done"), ("/out/x", "done"), ("/out/c", "failed"), ("/out/a", "skipped")]
+        else:  # rewritten: the list's order, then the other outputs'
+            want = [("/out/a", "skipped"), ("/out/c", "failed"), ("/out/x", "done")]
+        deadline = time.monotonic() + 30
+        while statuses() != want:  # written by the catalogue's thread
+            assert time.monotonic() < deadline, statuses()
+            time.sleep(0.01)
+        cat.record(1, "done")
+    assert statuses() == [("/out/a", "skipped"), ("/out/b", "done"), ("/out/c", "failed"), ("/out/x", "done")]
+    assert "/in/c: broken" in text() and text().endswith("\n")
+
+
 def test_progress_counts_datasets_and_bytes():
     class Terminal(io.StringIO):
         def isatty(self):

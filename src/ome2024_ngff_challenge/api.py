@@ -339,6 +339,6 @@ def resave_collection(
         if row["error"]:
             LOG.error("%s", row["error"])
 
-    with CollectionProgress(len(entries), enabled=progress) as bar:
+    with catalog, CollectionProgress(len(entries), enabled=progress) as bar:
         CollectionRunner(executor, ahead=ahead).run([preparation(e) for e in entries], on_end, bar)
     return [r for r in catalog.rows if r is not None]

@@ -3,10 +3,11 @@
 output named, and the catalogue (``catalog.csv`` in the output root) kept
 current as each dataset ends, so that a run that dies loses no finished row.
 
-The catalogue is rewritten whole (atomically: a temporary name, flushed, then
-renamed; one PUT on S3) after every dataset; its rows follow the list's order.
-A re-run reads it back: a dataset whose output is complete (its root zarr.json
-and no in-progress marker) is skipped and keeps what its row said.
+Each row is appended and flushed as its dataset ends (rewritten whole, one
+PUT, where the store cannot append), and the file is rewritten atomically in
+the list's order at the end. A re-run reads it back: a dataset whose output is
+complete (its root zarr.json and no in-progress marker) is skipped and keeps
+what its row said.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 import os
 import posixpath
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -310,48 +312,76 @@ def error_text(error: Exception, input: str, url: str, spelling: Mapping[str, st
 
 
 class Catalog:
-    """``catalog.csv`` in the output root: one row per dataset of this run that
-    ended, in the list's order, then the rows an earlier run wrote for other
-    outputs of the same root (kept as they were); the whole file rewritten
-    atomically at each row."""
+    """``catalog.csv`` in the output root: one row per dataset of the run.
+
+    Rows are written by a thread of their own, so the run never waits for
+    the disk: on a local disk each row is appended and flushed (fsync) as its
+    dataset ends; on an object store, which cannot append, the whole file is
+    rewritten (one PUT), the rows that ended meanwhile together. The file
+    starts as the earlier run's catalogue (so that a crash loses none of its
+    rows), and ends rewritten atomically in the list's order, then the rows of
+    other outputs of the same root. Reading it, the last row of an output wins.
+    """
 
     def __init__(self, root: Store, inputs: list[str], urls: list[str]):
         self.root = root
         self.inputs = inputs
         self.urls = urls
         self.rows: list[dict[str, str] | None] = [None] * len(urls)
-        earlier = self.read_earlier()
         mine = set(urls)
-        self.others = [r for r in earlier if r.get("url") not in mine]
-        self.earlier = {(r.get("input") or "", r.get("url") or ""): r for r in earlier if r.get("url") in mine}
+        earlier = {r["url"]: r for r in self.read_earlier()}  # the last row of each output
+        self.earlier = {url: r for url, r in earlier.items() if url in mine}
+        self.others = [r for url, r in earlier.items() if url not in mine]
+        self.pending: list[dict[str, str]] = []
+        self.closing = False
+        self.failure: BaseException | None = None
+        self.cond = threading.Condition()
+        self.thread: threading.Thread | None = None
 
     @property
     def where(self) -> str:
         return self.root.describe(CATALOG)
 
     def read_earlier(self) -> list[dict[str, str]]:
+        """The rows of the catalogue in the output root (a last line cut short
+        by a crash is left out)."""
         try:
             raw = self.root.get(CATALOG)
         except UserError:
             return []
         if raw is None:
             return []
+        rows = []
         try:
-            rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
-        except (UnicodeDecodeError, csv.Error):
-            return []
-        return [{c: r.get(c) or "" for c in CATALOG_COLUMNS} for r in rows if r.get("url")]
+            text = raw.decode("utf-8", errors="replace")
+            if not text.endswith("\n"):
+                text = text[: text.rfind("\n") + 1]
+            for r in csv.DictReader(io.StringIO(text)):
+                if r.get("url") and r.get("status") in (DONE, FAILED, SKIPPED):
+                    rows.append({c: r.get(c) or "" for c in CATALOG_COLUMNS})
+        except csv.Error:
+            pass
+        return rows
 
     def earlier_row(self, input: str, url: str) -> dict[str, str] | None:
         """The row an earlier run wrote for this dataset when it was converted then."""
-        row = self.earlier.get((input, url))
-        return row if row is not None and row.get("status") in (DONE, SKIPPED) else None
+        row = self.earlier.get(url)
+        return row if row is not None and row["input"] == input and row["status"] in (DONE, SKIPPED) else None
+
+    # -- writing -------------------------------------------------------------------
+
+    def __enter__(self) -> Catalog:
+        self.root.put(CATALOG, self.csv_bytes())
+        self.thread = threading.Thread(target=self.write_rows, name="catalog", daemon=True)
+        self.thread.start()
+        return self
 
     def record(self, index: int, status: str, *, conversion: Conversion | None = None,
                stats: list[ArrayStats] | None = None, started: float = 0.0, stopped: float = 0.0,
                found: Mapping[str, str] | None = None, error: str | None = None) -> dict[str, str]:
-        """Write the row of the dataset ``index``: what its plan, its statistics,
-        its finished output (``found``, skipped) or an earlier row say."""
+        """The row of the dataset ``index`` (what its plan, its statistics, its
+        finished output (``found``, skipped) or an earlier row say), handed to
+        the writing thread."""
         input, url = self.inputs[index], self.urls[index]
         row = {"input": input, "url": url, "status": status, "error": error or ""}
         if conversion is not None:
@@ -362,14 +392,56 @@ class Catalog:
         elif status == SKIPPED:
             known = self.earlier_row(input, url) or found or {}
             row.update({k: v for k, v in known.items() if k not in ("input", "url", "status", "error")})
-        self.rows[index] = {c: str(row.get(c) or "") for c in CATALOG_COLUMNS}
-        self.root.put(CATALOG, self.csv_bytes())
-        return self.rows[index]
+        row = {c: str(row.get(c) or "") for c in CATALOG_COLUMNS}
+        with self.cond:
+            if self.failure is not None:
+                raise self.failure
+            self.rows[index] = row
+            self.pending.append(row)
+            self.cond.notify()
+        return row
+
+    def write_rows(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending and not self.closing:
+                    self.cond.wait()
+                if not self.pending:
+                    return
+                rows, self.pending = self.pending, []
+                whole = None if self.root.supports_append else self.csv_bytes()
+            try:
+                if whole is None:
+                    self.root.append(CATALOG, csv_lines(rows))
+                else:
+                    self.root.put(CATALOG, whole)
+            except BaseException as e:  # noqa: BLE001 - raised in the run's thread
+                with self.cond:
+                    self.failure = e
+                return
+
+    def __exit__(self, *exc) -> None:
+        with self.cond:
+            self.closing = True
+            self.cond.notify()
+        if self.thread is not None:
+            self.thread.join()
+        if self.failure is None:
+            self.root.put(CATALOG, self.csv_bytes())
+        elif exc[0] is None:
+            raise self.failure
 
     def csv_bytes(self) -> bytes:
-        text = io.StringIO()
-        writer = csv.DictWriter(text, CATALOG_COLUMNS, lineterminator="\n")
+        """The whole file: this run's rows in the list's order (an earlier row
+        for a dataset that has not ended yet), then the other outputs' rows."""
+        rows = [r if r is not None else self.earlier.get(url) for r, url in zip(self.rows, self.urls)]
+        return csv_lines([r for r in rows if r is not None] + self.others, header=True)
+
+
+def csv_lines(rows: Iterable[Mapping[str, str]], *, header: bool = False) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, CATALOG_COLUMNS, lineterminator="\n")
+    if header:
         writer.writeheader()
-        writer.writerows(r for r in self.rows if r is not None)
-        writer.writerows(self.others)
-        return text.getvalue().encode("utf-8")
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8")

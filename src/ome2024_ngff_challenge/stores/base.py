@@ -35,6 +35,9 @@ class Store(ABC):
     supports_ranged_reads: bool = False
     #: requests worth keeping in flight at once (0: no preference beyond the CPUs)
     preferred_concurrency: int = 0
+    #: append adds bytes to the end of a key durably (a local file); object
+    #: stores cannot, and their users rewrite the whole value instead
+    supports_append: bool = False
 
     def local_path(self, key: str = "") -> Path | None:
         """The file system path of ``key`` when the store is a local folder
@@ -87,6 +90,12 @@ class Store(ABC):
     def writer(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
         """A stream whose bytes land at ``key`` atomically when the block ends
         without an exception; on an exception nothing is stored."""
+
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` at the end of ``key`` (created if missing) and flush it
+        to the disk; only where ``supports_append``."""
+        msg = f"{self.describe(key)}: this store cannot append"
+        raise NotImplementedError(msg)
 
     @abstractmethod
     def delete(self, key: str) -> None:
