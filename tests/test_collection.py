@@ -329,6 +329,18 @@ def test_missing_list_and_refused_options(tmp_path, convert):
     assert run.rc == 1
     checks.assert_one_line_error(run.err, "--rocrate-license")
     assert not root.exists()
+    # the output root inside an input: nothing is written into the input
+    build_image_2d(tmp_path / "a.zarr", shape=(10, 10), levels=1)
+    before = checks.tree_digest(tmp_path / "a.zarr")
+    run = convert("resave", f"--input-list={listing}", tmp_path / "a.zarr" / "converted")
+    assert run.rc == 1
+    checks.assert_one_line_error(run.err, str(tmp_path / "a.zarr" / "converted"), "inside one")
+    assert checks.tree_digest(tmp_path / "a.zarr") == before
+    # inputs inside the output root are fine
+    inner = write_list(tmp_path / "inner.csv", ["input", "output"], [["a.zarr", "converted/a.zarr"]])
+    run = convert("resave", f"--input-list={inner}", tmp_path)
+    assert run.rc == 0, str(run)
+    checks.check_conversion(tmp_path / "a.zarr", tmp_path / "converted" / "a.zarr", validators=False)
 
 
 def test_default_outputs_are_made_unique():

@@ -28,7 +28,7 @@ from .convert import resave as _resave
 from .convert.layout import parse_shape
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
-from .errors import UserError, option
+from .errors import OutputError, UserError, option
 from .convert.progress import CollectionProgress
 from .executors.base import Executor, TaskExecutor
 from .executors.collection import CollectionRunner, Ended, Skipped
@@ -324,10 +324,16 @@ def resave_collection(
                                    repair=repair)
         return prepare
 
-    try:  # threads for the stores (remote ones want more); the first row stands for all
-        executor.configure(open_location(entries[0].input, role="input", s3=input_s3), root)
-    except UserError:
-        pass
+    for n, entry in enumerate(entries):  # the catalogue is never written into an input
+        try:
+            src = open_location(entry.input, role="input", s3=input_s3)
+        except UserError:
+            continue  # its own row says why
+        if n == 0:  # threads for the stores (remote ones want more); the first row stands for all
+            executor.configure(src, root)
+        if _collection.root_inside(root, src):
+            msg = f"{root.describe()}: the output root must not be an input or inside one ({entry.input})"
+            raise OutputError(msg)
     catalog = _collection.Catalog(root, [e.input for e in entries], [root.describe(e.output) for e in entries])
 
     def on_end(ended: Ended) -> None:

@@ -203,6 +203,19 @@ def check_nesting(result: list[Entry], where: str) -> None:
                 raise ListError(msg)
 
 
+def root_inside(root: Store, src: Store) -> bool:
+    """Whether the output root is the input ``src`` or inside it (an input
+    inside the root is fine: the outputs are checked one by one)."""
+    if not root.overlaps(src):
+        return False
+    a, b = root.local_path(), src.local_path()
+    if a is not None and b is not None:
+        a, b = a.resolve(), b.resolve()
+        return a == b or b in a.parents
+    r, s = root.describe().rstrip("/"), src.describe().rstrip("/")
+    return r == s or r.startswith(s + "/")
+
+
 # -- what the catalogue says of a dataset -----------------------------------
 
 

@@ -33,11 +33,11 @@ class ThreadExecutor(TaskExecutor):
 
     def __init__(self, threads: int | None = None):
         self.requested = threads
-        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.threads = self.base = max(1, threads or os.cpu_count() or 1)
 
     def configure(self, src: Store, out: Store) -> None:
         if self.requested is None:
-            self.threads = default_threads(src, out)
+            self.threads = self.base = default_threads(src, out)
 
     def run_tasks(self, plan: Plan, out: Store, tasks: Iterable[Task], *, resume: bool,
                   progress: Progress | None = None) -> list[ArrayStats]:
@@ -71,6 +71,13 @@ class ThreadExecutor(TaskExecutor):
 
     @contextlib.contextmanager
     def task_pool(self) -> Iterator[TaskPool]:
+        """Without a number of threads asked for, a collection runs at least
+        3 threads per CPU: some of them always wait (for the disk: the fsyncs
+        of small datasets, a large shard's flush; for the GIL) while the
+        others compute. Measured on 2 CPUs, MEDIUM then 200 tiny images: 1.50
+        cores busy with 2 threads, 1.75 with 4, 1.81 with 6 (+35 MB each)."""
+        if self.requested is None:
+            self.threads = max(self.base, 3 * (os.cpu_count() or 1))
         pool = ThreadTaskPool(self.threads)
         try:
             yield pool
