@@ -28,7 +28,6 @@ SPELLING = {
     "ontology": "--ontology",
     "against": "--against",
     "no_repair": "--no-repair",
-    "input_list": "--input-list",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }

@@ -230,6 +230,7 @@ class CollectionRunner:
     # -- on the metadata threads ---------------------------------------------------
 
     def prepare(self, ds: _Dataset) -> Conversion | Skipped:
+        ds.started = time.time()
         conversion = self.prepares[ds.index]()
         if isinstance(conversion, Conversion):
             ds.resume = conversion.begin(self.executor.mode)
