@@ -1,14 +1,15 @@
 """Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3).
 
-The Python API (see ``api``): ``resave``, ``resave_in_place``,
-``undo_in_place``, ``write_details``, ``validate``, ``update``, ``lookup`` and
-``catalog``, with ``S3Options`` and the errors of ``errors``.
+The Python API (see ``api``): ``resave``, ``resave_collection``,
+``resave_in_place``, ``undo_in_place``, ``write_details``, ``validate``,
+``update``, ``lookup`` and ``catalog``, with ``S3Options`` and the errors of
+``errors``.
 """
 
 from .about import TOOL_NAME, __version__
 
-_API = ("resave", "resave_in_place", "undo_in_place", "write_details", "validate", "update", "lookup",
-        "catalog", "S3Options")
+_API = ("resave", "resave_collection", "resave_in_place", "undo_in_place", "write_details", "validate", "update",
+        "lookup", "catalog", "S3Options")
 __all__ = [*_API, "TOOL_NAME", "__version__"]
 
 

@@ -20,20 +20,24 @@ exit status.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import inventory as _inventory
 from .inventory import Catalog
+from .convert import collection as _collection
 from .convert import in_place as _in_place
 from .convert import resave as _resave
 from .convert.layout import parse_shape
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
-from .errors import UserError, option
-from .executors.base import Executor
+from .errors import OutputError, UserError, option
+from .convert.progress import CollectionProgress
+from .executors.base import Executor, TaskExecutor
+from .executors.collection import CollectionRunner, Ended, Skipped
 from .executors.in_place import InPlaceExecutor
 from .executors.threads import ThreadExecutor
 from .ome import lookup as _lookup
@@ -41,13 +45,14 @@ from .ome.crate_file import update as _update_crate
 from .ome.rocrate import METADATA_ID as CRATE_NAME
 from .ome.rocrate import CrateInfo, crate_fields
 from .stores.base import Store
-from .stores.open import S3Options, open_store, read_location
+from .stores.open import S3Options, is_remote, open_store, read_location
 from .convert.verify import compare_with_source
 from .validation import Report
 from .validation import validate as _validate
 from .zarr.codecs import DEFAULT_COMPRESSION, Compression, parse_compression
 
 Location = str | os.PathLike | Store
+LOG = logging.getLogger("ome2024_ngff_challenge")
 Shape = tuple[int, ...] | list[int] | str
 
 
@@ -324,3 +329,111 @@ def catalog(targets: Location | Sequence[Location], *, thumbnails: bool = False,
         raise UserError(msg)
     stores = [open_location(t, role="input", s3=s3) for t in targets]
     return _inventory.build(stores, thumbnails=thumbnails, price_per_core_hour=price_per_core_hour, threads=threads)
+
+
+def resave_collection(
+    inputs: str | os.PathLike | Iterable[Mapping[str, str] | str],
+    output_root: str | os.PathLike,
+    *,
+    chunks: Shape | None = None,
+    shards: Shape | None = None,
+    codec: str | Compression | None = None,
+    details=None,
+    overwrite: bool = False,
+    threads: int | None = None,
+    executor: TaskExecutor | None = None,
+    license: str | None = None,
+    organism: str | None = None,
+    modality: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    crate: bool = True,
+    notes: str | None = None,
+    progress: bool = False,
+    repair: bool = True,
+    verify: bool = False,
+    input_s3: S3Options | None = None,
+    output_s3: S3Options | None = None,
+    ahead: int = 4,
+    spelling: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """Convert every dataset of a collection in one run, through one pool;
+    returns the rows of ``OUTPUT_ROOT/catalog.csv`` (one per input, in order).
+
+    ``inputs``: a CSV file (path or URL) with a header row and an ``input``
+    column, optional ``output`` (relative to ``output_root``; default: the
+    input's last path component, made unique) and ``name``, ``description``,
+    ``license``, ``organism``, ``modality`` overriding the RO-Crate options
+    for that row; or such rows as mappings (or plain input locations).
+    Relative local inputs of a file are taken from the file's folder. Every
+    other option is ``resave``'s and applies to every row; ``executor`` must
+    run shard tasks (``ThreadExecutor``, ``DaskExecutor``). A dataset that
+    fails has its one-line ``error`` in its row and the others go on; one
+    whose output is complete is skipped; an unfinished one is resumed.
+    ``ahead``: datasets planned ahead of the running ones; ``spelling``: how
+    error messages name options (the command line passes its flags).
+    """
+    entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
+                                    relative=not (input_s3 and input_s3.bucket))
+    if isinstance(output_root, Store):
+        msg = "resave_collection: the output root must be a path or an s3:// URL (each dataset is a folder in it)"
+        raise UserError(msg)
+    root_text = os.fspath(output_root)
+    root = open_location(root_text, role="output", s3=output_s3)
+    if not root.supports_writes:
+        msg = f"{root.describe()}: cannot be written"
+        raise UserError(msg)
+    layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
+    compression = _compression(codec)
+    defaults = {"license": license, "organism": organism, "modality": modality, "name": name,
+                "description": description}
+    crate_fields(**defaults)  # refused before anything is written
+    executor = executor if executor is not None else ThreadExecutor(threads)
+    if not isinstance(executor, TaskExecutor):
+        msg = f"resave_collection: {type(executor).__name__} cannot run a collection (use ThreadExecutor or DaskExecutor)"
+        raise UserError(msg)
+    local_root = not is_remote(root_text) and not (output_s3 and output_s3.bucket)
+
+    def location(entry: _collection.Entry) -> str:
+        if local_root:
+            return os.path.join(root_text, entry.output)
+        return f"{root_text.rstrip('/')}/{entry.output}" if root_text.strip("/") else entry.output
+
+    def preparation(entry: _collection.Entry):
+        def prepare():
+            where = location(entry)
+            out = open_location(where, role="output", s3=output_s3)
+            src = open_location(entry.input, role="input", s3=input_s3)
+            if not overwrite and _collection.is_complete(out):
+                return Skipped(_collection.finished_summary(out, src))
+            fields = {**{k: v for k, v in defaults.items() if v is not None}, **entry.crate}
+            settings = OutputSettings(overwrite=overwrite, notes=notes, progress=False,
+                                      crate=crate_info(where, **fields) if crate else None)
+            return _resave.prepare(src, out, layout=layout, compression=compression, settings=settings,
+                                   repair=repair, verify=verify)
+        return prepare
+
+    for n, entry in enumerate(entries):  # the catalogue is never written into an input
+        try:
+            src = open_location(entry.input, role="input", s3=input_s3)
+        except UserError:
+            continue  # its own row says why
+        if n == 0:  # threads for the stores (remote ones want more); the first row stands for all
+            executor.configure(src, root)
+        if _collection.root_inside(root, src):
+            msg = f"{root.describe()}: the output root must not be an input or inside one ({entry.input})"
+            raise OutputError(msg)
+    catalog = _collection.Catalog(root, [e.input for e in entries], [root.describe(e.output) for e in entries])
+
+    def on_end(ended: Ended) -> None:
+        row = catalog.record(ended.index, ended.status, conversion=ended.conversion, stats=ended.stats,
+                             started=ended.started, stopped=ended.stopped,
+                             found=ended.skipped.details if ended.skipped else None,
+                             error=ended.error and _collection.error_text(
+                                 ended.error, catalog.inputs[ended.index], catalog.urls[ended.index], spelling))
+        if row["error"]:
+            LOG.error("%s", row["error"])
+
+    with catalog, CollectionProgress(len(entries), enabled=progress) as bar:
+        CollectionRunner(executor, ahead=ahead).run([preparation(e) for e in entries], on_end, bar)
+    return [r for r in catalog.rows if r is not None]

@@ -21,6 +21,7 @@ from ..executors import (
     ThreadExecutor,
     ZarrsScriptExecutor,
 )
+from . import collection
 from .options import (
     CRATE_HINTS,
     add_common,
@@ -97,6 +98,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("output", metavar="OUTPUT", nargs="?",
                         help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details; "
                         "none with --in-place)")
+    parser.add_argument("--input-list", metavar="LIST.csv",
+                        help="convert every dataset of LIST.csv (columns: input, and optionally output, name, "
+                        "description, license, organism, modality) into folders of OUTPUT_ROOT, the one path "
+                        "given; writes OUTPUT_ROOT/catalog.csv")
     add_common(parser)
     add_location_options(parser, "input", "read INPUT from")
     add_location_options(parser, "output", "write OUTPUT to")
@@ -227,6 +232,8 @@ def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
+    if args.input_list:
+        return collection.run(args, parser)
     if args.in_place:
         return run_in_place(args, parser)
     if args.undo:

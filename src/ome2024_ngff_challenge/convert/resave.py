@@ -61,14 +61,23 @@ def check_planned_metadata(plan: Plan, src: Store) -> None:
         raise InputError(msg)
 
 
+def prepare(src: Store, out: Store, *, layout: LayoutRequest | None = None, compression: Compression | None = None,
+            settings: OutputSettings | None = None, repair: bool = True, verify: bool = False) -> Conversion:
+    """The checked plan of converting ``src`` into ``out``, ready for an
+    executor (nothing is written yet)."""
+    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify)
+    check_planned_metadata(plan, src)
+    return Conversion(plan, src, out, settings or OutputSettings())
+
+
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
            compression: Compression | None = None, settings: OutputSettings | None = None,
            repair: bool = True, verify: bool = False) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
-    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify)
-    check_planned_metadata(plan, src)
-    executor.execute(Conversion(plan, src, out, settings or OutputSettings()))
-    return plan
+    conversion = prepare(src, out, layout=layout, compression=compression, settings=settings, repair=repair,
+                         verify=verify)
+    executor.execute(conversion)
+    return conversion.plan
 
 
 def resave_in_place(src: Store, executor: Executor, *, settings: OutputSettings | None = None,

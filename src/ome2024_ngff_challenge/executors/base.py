@@ -9,20 +9,47 @@ running is a new class here, and touches nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from ..convert.output import Conversion
-from ..convert.plan import Plan
+from ..convert.plan import ArrayJob, Plan
 from ..convert.progress import ByteProgress
 from ..convert.shard_task import write_task
 from ..convert.stats import ArrayStats
+from ..errors import UserError
 from ..stores.base import Store
 
 # A unit of work: (array number in the plan, shard grid index).
 Task = tuple[int, tuple[int, ...]]
 Progress = Callable[[int], None]
+
+
+class TaskFuture(Protocol):
+    """A submitted shard task (a ``concurrent.futures`` or a Dask future)."""
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
+    def result(self) -> Any: ...
+    def cancel(self) -> bool: ...
+
+
+class TaskPool(ABC):
+    """Shard tasks of any number of conversions, fed one at a time by the
+    caller (a collection of datasets sharing one pool). ``capacity`` tasks in
+    flight keep every thread busy and bound the memory."""
+
+    capacity: int = 1
+
+    @abstractmethod
+    def submit(self, job: ArrayJob, index: tuple[int, ...], out: Store, resume: bool) -> TaskFuture:
+        """Start writing one shard; the future's result is ``timed_task``'s."""
+
+    def settle(self, out: Store) -> None:
+        """Called once every task of the output ``out`` is done, before its
+        metadata is written."""
 
 
 class Executor(ABC):
@@ -59,6 +86,12 @@ class TaskExecutor(Executor):
             kept = sum(s.tasks_skipped for s in stats)
             conversion.log_resumed(kept)
         conversion.finish(stats, started, self.threads)
+
+    def task_pool(self) -> contextlib.AbstractContextManager[TaskPool]:
+        """A pool to feed with the shard tasks of several conversions (a
+        collection); executors that can share their workers override this."""
+        msg = f"{type(self).__name__} cannot run the tasks of a collection of datasets"
+        raise UserError(msg)
 
     @abstractmethod
     def run_tasks(self, plan: Plan, out: Store, tasks: Iterable[Task], *, resume: bool,

@@ -9,13 +9,14 @@ a local run's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
-from ..convert.plan import Plan
+from ..convert.plan import ArrayJob, Plan
 from ..convert.stats import ArrayStats
 from ..errors import UserError, option
 from ..stores.base import Store
-from .base import Progress, Task, TaskExecutor, timed_task
+from .base import Progress, Task, TaskExecutor, TaskFuture, TaskPool, timed_task
 
 _MALLOC_TUNED = False
 
@@ -100,6 +101,24 @@ class DaskExecutor(TaskExecutor):
         out.remove_partials()
         return stats
 
+    @contextlib.contextmanager
+    def task_pool(self) -> Iterator[TaskPool]:
+        client = self.connect(self.client_class())
+        try:
+            self.threads = max(1, sum(client.nthreads().values()))
+            yield DaskTaskPool(client, 4 * self.threads)
+        finally:
+            client.close()
+
+    @staticmethod
+    def client_class():
+        try:
+            from distributed import Client
+        except ImportError:
+            msg = f"{option('dask_scheduler')} needs the 'distributed' package (pip install distributed)"
+            raise UserError(msg) from None
+        return Client
+
     def connect(self, client_class):
         self.probe()
         try:
@@ -122,3 +141,19 @@ class DaskExecutor(TaskExecutor):
         except OSError as e:
             msg = f"{option('dask_scheduler', self.address)}: cannot connect ({e.strerror or e})"
             raise UserError(msg) from None
+
+
+class DaskTaskPool(TaskPool):
+    """Shard tasks of many conversions sent to one cluster, ``capacity`` in flight."""
+
+    def __init__(self, client, capacity: int):
+        self.client = client
+        self.capacity = capacity
+
+    def submit(self, job: ArrayJob, index: tuple[int, ...], out: Store, resume: bool) -> TaskFuture:
+        return self.client.submit(_dask_task, job, index, out, resume, pure=False, retries=1)
+
+    def settle(self, out: Store) -> None:
+        # a worker that died mid-write leaves its temporary file behind (its
+        # task was run again elsewhere); no writer of this output is active
+        out.remove_partials()

@@ -40,6 +40,9 @@ class Store(ABC):
     #: passing through this process (hard links on a file system, server-side
     #: copies within an S3 bucket); can_copy_from says for which stores
     supports_copy_from: bool = False
+    #: append adds bytes to the end of a key durably (a local file); object
+    #: stores cannot, and their users rewrite the whole value instead
+    supports_append: bool = False
 
     def local_path(self, key: str = "") -> Path | None:
         """The file system path of ``key`` when the store is a local folder
@@ -137,6 +140,12 @@ class Store(ABC):
     def writer(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
         """A stream whose bytes land at ``key`` atomically when the block ends
         without an exception; on an exception nothing is stored."""
+
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` at the end of ``key`` (created if missing) and flush it
+        to the disk; only where ``supports_append``."""
+        msg = f"{self.describe(key)}: this store cannot append"
+        raise NotImplementedError(msg)
 
     @abstractmethod
     def delete(self, key: str) -> None:

@@ -66,6 +66,7 @@ class LocalStore(Store):
 
     supports_ranged_reads = True
     supports_copy_from = True
+    supports_append = True
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
@@ -307,6 +308,21 @@ class LocalStore(Store):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+    def append(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            make_folders(path.parent)
+            new = not path.exists()
+            with open(path, "ab") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            msg = f"{self.describe(key)}: cannot write ({e.strerror})"
+            raise OutputError(msg) from None
+        if new:
+            fsync_dir(path.parent)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -27,6 +27,7 @@ class TracedStore(Store):
         self.supports_ranged_reads = inner.supports_ranged_reads
         self.preferred_concurrency = inner.preferred_concurrency
         self.supports_copy_from = inner.supports_copy_from
+        self.supports_append = inner.supports_append
 
     def __repr__(self) -> str:
         return f"TracedStore({self.inner!r})"
@@ -102,6 +103,9 @@ class TracedStore(Store):
         with self.inner.writer(key) as f:
             yield f
         LOG.log(TRACE, "write %s: done in %.1f ms", self.inner.describe(key), 1000 * (time.perf_counter() - start))
+
+    def append(self, key: str, data: bytes) -> None:
+        self._call("append", key, data)
 
     def delete(self, key: str) -> None:
         self._call("delete", key)
