@@ -137,6 +137,7 @@ class Conversion:
             "read": s.bytes_read,
             "written": s.bytes_written,
             "shards_or_chunks": s.tasks,
+            "cpu_seconds": round(s.cpu_seconds, 6),
             "threads": threads,
             "cpu_count": os.cpu_count(),
             "chunks": list(job.layout.chunks),

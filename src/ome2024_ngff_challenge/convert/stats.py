@@ -14,6 +14,7 @@ class TaskResult:
     bytes_written: int = 0
     chunks_written: int = 0
     skipped: bool = False  # found complete in the output (a resumed run)
+    cpu_seconds: float = 0.0  # CPU time of the thread that ran it (decoding, encoding, hashing)
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ArrayStats:
     tasks: int = 0
     chunks_written: int = 0
     tasks_skipped: int = 0  # already complete in the output (resumed run)
+    cpu_seconds: float = 0.0  # summed over the tasks: the cost baseline's core-seconds
 
     def add(self, result: TaskResult, start: float, stop: float) -> None:
         self.start = start if self.start is None else min(self.start, start)
@@ -36,6 +38,7 @@ class ArrayStats:
         self.chunks_written += result.chunks_written
         self.tasks += 1
         self.tasks_skipped += result.skipped
+        self.cpu_seconds += result.cpu_seconds
 
     def merge(self, other: ArrayStats) -> None:
         """Add the statistics of another part of the same array (a job line's)."""
@@ -43,7 +46,7 @@ class ArrayStats:
             self.start = other.start if self.start is None else min(self.start, other.start)
         if other.stop is not None:
             self.stop = other.stop if self.stop is None else max(self.stop, other.stop)
-        for name in ("bytes_read", "bytes_written", "tasks", "chunks_written", "tasks_skipped"):
+        for name in ("bytes_read", "bytes_written", "tasks", "chunks_written", "tasks_skipped", "cpu_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def to_json(self) -> dict:

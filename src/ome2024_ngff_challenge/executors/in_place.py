@@ -50,9 +50,9 @@ class InPlaceExecutor(Executor):
         tasks = iter(plan.tasks())
 
         def check(n: int, index: tuple[int, ...]):
-            start = time.time()
+            start, cpu = time.time(), time.thread_time()
             read = check_chunk(plan.arrays[n], index, store)
-            return TaskResult(bytes_read=read), start, time.time()
+            return TaskResult(bytes_read=read, cpu_seconds=time.thread_time() - cpu), start, time.time()
 
         with cf.ThreadPoolExecutor(self.threads, thread_name_prefix="verify") as pool:
             running: dict[cf.Future, tuple] = {}
