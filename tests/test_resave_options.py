@@ -369,8 +369,10 @@ def test_threads_notes_and_statistics(image_with_labels, tmp_path, convert):
         if isinstance(start, (int, float)) and isinstance(stop, (int, float)):
             assert stop >= start
         assert stats[_find_key(stats, "thread")] == 3, stats
-        cpu = stats[_find_key(stats, "cpu")]
-        assert isinstance(cpu, int) and cpu >= 1
+        cpus = stats[_find_key(stats, "cpu", "count")]
+        assert isinstance(cpus, int) and cpus >= 1
+        cpu_seconds = stats[_find_key(stats, "cpu", "seconds")]
+        assert isinstance(cpu_seconds, float) and cpu_seconds > 0, stats
         assert stats[_find_key(stats, "note")] == notes, stats
     creator = checks.v3_meta(out, "")["attributes"]["ome"][checks.CREATOR_KEY]
     assert creator["name"] == "ome2024-ngff-challenge"
