@@ -20,7 +20,10 @@ import pytest
 import checks
 from conftest import build_image_with_labels, build_plate
 from ome2024_ngff_challenge import api
-from ome2024_ngff_challenge.hosting import viewer_links
+from ome2024_ngff_challenge.hosting import Server, viewer_links
+from ome2024_ngff_challenge.hosting.check import MISSING_KEY
+from ome2024_ngff_challenge.hosting.server import Handler
+from ome2024_ngff_challenge.stores.remote import RETRY_TIMEOUT_ENV
 
 PACKAGE_PARENT = str(Path(api.__file__).parent.parent)
 CRATE = {"license": "cc-by", "organism": "NCBI:txid9606", "modality": "obo:FBbi_00000369"}
@@ -313,3 +316,61 @@ def test_validate_python_http_server_warns(site, convert):
     assert "no Access-Control-Allow-Origin" in cors and "neuroglancer" in cors and "a 404" in cors
     assert all(w["path"].startswith("0/c/") for w in report.warnings)  # a shard of the first array
     assert run.rc == 0 and run.out.count("warning: ") == 3 and "0 errors, 3 warnings" in run.out
+
+
+class Misbehaving(Handler):
+    """Our server with one thing viewers need taken away (``mode``)."""
+
+    mode = ""
+
+    def send_response(self, code, message=None):
+        self.code = code
+        super().send_response(code, message)
+
+    def _cors(self):
+        if not (self.mode == "no CORS on 404" and self.code == 404):
+            super()._cors()
+
+    def send_header(self, name, value):
+        if self.mode == "HEAD without length" and self.command == "HEAD" and name == "Content-Length" \
+                and "/c/" in self.path:  # (of data only: obstore, under validate's walk, needs it of metadata)
+            return
+        if self.mode == "preflight without Range" and name == "Access-Control-Allow-Headers":
+            value = "Content-Type"
+        super().send_header(name, value)
+
+    def _resolve(self):
+        if self.mode == "403 for missing keys" and MISSING_KEY in self.path:
+            return 403  # (only for the probe: the walk itself stops at the first 403)
+        return super()._resolve()
+
+    def _send_file(self, *, body):
+        wanted = self.headers.get("Range", "")
+        if self.mode == "suffix ranges ignored" and wanted.startswith("bytes=-"):
+            del self.headers["Range"]
+        elif self.mode == "ranges off by one" and re.fullmatch(r"bytes=\d+-\d+", wanted):
+            first, last = (int(n) for n in wanted[6:].split("-"))
+            del self.headers["Range"]
+            self.headers["Range"] = f"bytes={first + 1}-{last + 1}"
+        super()._send_file(body=body)
+
+
+BREAKAGES = {
+    "HEAD without length": "HEAD answered no Content-Length: vizarr, the OME-NGFF validator and ome-zarr.js",
+    "403 for missing keys": "a key that does not exist was answered with HTTP 403, not 404",
+    "no CORS on 404": "no Access-Control-Allow-Origin on the answers to a 404",
+    "suffix ranges ignored": "a suffix range (Range: bytes=-16) was answered with HTTP 200",
+    "ranges off by one": "was answered with HTTP 206 (Content-Range 'bytes ",
+    "preflight without Range": "(Range not in Access-Control-Allow-Headers)",
+}
+
+
+@pytest.mark.parametrize("mode", list(BREAKAGES))
+def test_validate_names_each_missing_piece(mode, site, monkeypatch):
+    monkeypatch.setenv(RETRY_TIMEOUT_ENV, "5")
+    handler = type("Broken", (Misbehaving,), {"mode": mode})
+    with Server(site, handler=handler) as s:
+        report = api.validate(f"{s.url}/image.zarr")
+    assert report.valid
+    assert len(report.warnings) == 1, report.warnings
+    assert BREAKAGES[mode] in report.warnings[0]["message"], report.warnings[0]["message"]

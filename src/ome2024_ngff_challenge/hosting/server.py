@@ -149,6 +149,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send_file(body=False)
 
     def _refuse_method(self) -> None:
+        self.close_connection = True  # its body, if any, is not read: the connection cannot be reused
         self._simple(405, "read-only: GET, HEAD and OPTIONS only", {"Allow": METHODS})
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method
@@ -209,12 +210,12 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address, root: Path, family: int):
+    def __init__(self, address, root: Path, family: int, handler: type[Handler]):
         self.address_family = family
         self.root = root
         self.requests: list[tuple[str, str, int]] | None = None
         self._lock = threading.Lock()
-        super().__init__(address, Handler)
+        super().__init__(address, handler)
 
     def record(self, method: str, path: str, code: int) -> None:
         if self.requests is not None:
@@ -238,10 +239,11 @@ class Server:
     ``serve_forever()`` serves on the calling thread (the command line). Port 0
     takes a free port. ``datasets``: the dataset folders below ``root`` (relative
     paths, "" for ``root`` itself), whose URLs ``dataset_urls`` gives.
-    ``record_requests()`` keeps (method, path, status) of each answer in ``requests``."""
+    ``record_requests()`` keeps (method, path, status) of each answer in ``requests``.
+    ``handler``: a subclass of ``Handler`` that answers otherwise (tests of ``check``)."""
 
     def __init__(self, root: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0,
-                 datasets: list[str] | None = None):
+                 datasets: list[str] | None = None, handler: type[Handler] = Handler):
         folder = Path(os.path.abspath(os.fspath(root)))
         if not folder.exists():
             msg = f"{folder}: does not exist"
@@ -254,7 +256,7 @@ class Server:
         self.notes: list[str] = []  # what the caller found worth saying about the folder
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            self._http = _HTTPServer((host, port), self.root, family)
+            self._http = _HTTPServer((host, port), self.root, family, handler)
         except OSError as e:
             why = "the port is in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
             msg = f"{host}:{port}: cannot listen: {why}"
