@@ -169,7 +169,7 @@ def test_missing_keys_and_folders_are_404(server, path):
     assert status == 404
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND"])
 def test_read_only(server, site, method):
     before = checks.tree_digest(site)
     status, headers, _ = request(server, method, "/notes.txt", {"Content-Length": "0"})

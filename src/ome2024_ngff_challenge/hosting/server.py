@@ -93,10 +93,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Expose-Headers", EXPOSED)
 
+    def end_headers(self) -> None:
+        self._cors()  # on every answer, errors of the HTTP layer (400, 414, 431) included
+        super().end_headers()
+
     def _simple(self, code: int, text: str, headers: dict | None = None) -> None:
         body = (text + "\n").encode()
         self.send_response(code)
-        self._cors()
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -135,7 +138,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             headers["Access-Control-Allow-Private-Network"] = "true"  # a public site reading loopback (Chrome)
         self.send_response(204)
-        self._cors()
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", "0")
@@ -152,7 +154,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True  # its body, if any, is not read: the connection cannot be reused
         self._simple(405, "read-only: GET, HEAD and OPTIONS only", {"Allow": METHODS})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method
+    def __getattr__(self, name: str):
+        if name.startswith("do_"):  # any other method (POST, PUT, DELETE, PROPFIND ...)
+            return self._refuse_method
+        raise AttributeError(name)
 
     def _send_file(self, *, body: bool) -> None:
         found = self._resolve()
@@ -179,7 +184,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 code = 206
             length = last - first + 1 if size else 0
             self.send_response(code)
-            self._cors()
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", content_type(found.name))
             self.send_header("Content-Length", str(length))
