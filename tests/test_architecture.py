@@ -26,6 +26,7 @@ LAYERS = {
     "validation": 3,
     "convert": 4,
     "inventory": 4,  # the catalog command's rows, costs and page (reads through validation)
+    "hosting": 4,  # serve: a folder served as S3 serves it; validate: what a server gives web viewers
     "executors": 5,
     "api": 6,
     "commands": 7,

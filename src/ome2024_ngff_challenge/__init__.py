@@ -2,14 +2,14 @@
 
 The Python API (see ``api``): ``resave``, ``resave_collection``,
 ``resave_in_place``, ``undo_in_place``, ``write_details``, ``validate``,
-``update``, ``lookup`` and ``catalog``, with ``S3Options`` and the errors of
+``update``, ``lookup``, ``catalog`` and ``serve``, with ``S3Options`` and the errors of
 ``errors``.
 """
 
 from .about import TOOL_NAME, __version__
 
 _API = ("resave", "resave_collection", "resave_in_place", "undo_in_place", "write_details", "validate", "update",
-        "lookup", "catalog", "S3Options")
+        "lookup", "catalog", "serve", "S3Options")
 __all__ = [*_API, "TOOL_NAME", "__version__"]
 
 

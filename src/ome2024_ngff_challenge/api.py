@@ -7,7 +7,8 @@
     report = ngff.validate("out.zarr", against="in.zarr")
     assert report.valid, report.errors
 
-``catalog`` lists converted datasets with what their conversion cost.
+``catalog`` lists converted datasets with what their conversion cost;
+``serve`` serves a folder of them over HTTP to web viewers.
 
 Locations are local paths, ``s3://bucket/prefix`` or ``https://`` URLs (input
 only), or ``Store`` objects; ``S3Options`` give the endpoint, region and
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 
 from . import inventory as _inventory
 from .inventory import Catalog
+from .inventory.discover import find_datasets
+from .hosting import Server
+from .hosting.check import check_hosting
 from .convert import collection as _collection
 from .convert import in_place as _in_place
 from .convert import resave as _resave
@@ -45,6 +49,7 @@ from .ome.crate_file import update as _update_crate
 from .ome.rocrate import METADATA_ID as CRATE_NAME
 from .ome.rocrate import CrateInfo, crate_fields
 from .stores.base import Store
+from .stores.local import LocalStore
 from .stores.open import S3Options, is_remote, open_store, read_location
 from .convert.verify import compare_with_source
 from .validation import Report
@@ -241,9 +246,12 @@ def write_details(
                                   repair=repair)
 
 
-def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None) -> Report:
+def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
+             hosting: bool = True) -> Report:
     """Check a dataset against the OME-Zarr 0.5 rules and the challenge's
     RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
+    For an http(s):// target (``hosting``), also what web viewers need of the
+    server (ranges, HEAD, CORS, 404s): each missing piece is a warning.
     ``report.valid``, ``report.errors`` and ``report.warnings`` say the result."""
     store = open_location(target, role="input", s3=s3)
     source = None
@@ -252,9 +260,28 @@ def validate(target: Location, *, against: Location | None = None, s3: S3Options
         remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
         source = where if isinstance(where, Store) else open_store(where, role="input", **remote)
     validator = _validate(store)
+    url = getattr(store, "url", None)  # an HTTPStore's
+    if hosting and isinstance(url, str) and url.startswith(("http://", "https://")) and validator.report.groups:
+        for path, message in check_hosting(url, validator):
+            validator.report.warn(path, message)
     if source is not None:
         compare_with_source(validator, source)
     return validator.report
+
+
+def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0) -> Server:
+    """A server of the files below the folder ``path`` as S3 serves them to web
+    viewers (byte ranges, HEAD, CORS; read-only, nothing outside ``path``), not
+    yet serving: ``with serve(path) as server:`` serves on a background thread,
+    ``server.serve_forever()`` on the caller's. ``server.url``; the converted
+    datasets found below ``path``: ``server.datasets`` (relative) and
+    ``server.dataset_urls``; ``server.notes``: what was skipped or why none
+    was found. Port 0 takes a free port (``server.port``)."""
+    server = Server(path, host=host, port=port)
+    found, skipped, error = find_datasets(LocalStore(server.root))
+    server.datasets = found
+    server.notes = [*skipped, *([error] if error else [])]
+    return server
 
 
 @dataclass

@@ -1,17 +1,20 @@
-// node read.mjs ROOT PATH...: the top group and each array PATH below the
-// folder ROOT opened as Zarr v3 with zarrita.js (zarr.open.v3) and read whole;
+// node read.mjs ROOT PATH...: the top group and each array PATH below ROOT (a
+// folder, or an http:// URL read with FetchStore as a web viewer reads it)
+// opened as Zarr v3 with zarrita.js (zarr.open.v3) and read whole;
 // prints {"root": {...group attributes}, "default": {...what plain zarr.open
 // finds at the top}, "arrays": {PATH: {shape, stride, dtype, data: base64 of
 // the values' bytes}}} as one JSON line. (zarr.open, as a viewer calls it,
 // tries Zarr v2 first on a store it has opened nothing from: on a dual-format
 // dataset it finds the 0.4 view.)
+import FetchStore from "@zarrita/storage/fetch";
 import FileSystemStore from "@zarrita/storage/fs";
 import * as zarr from "zarrita";
 
 const [root, ...paths] = process.argv.slice(2);
-const store = new FileSystemStore(root);
+const open = () => (/^https?:\/\//.test(root) ? new FetchStore(root) : new FileSystemStore(root));
+const store = open();
 const top = await zarr.open.v3(zarr.root(store), { kind: "group" });
-const plain = await zarr.open(zarr.root(new FileSystemStore(root)), { kind: "group" });
+const plain = await zarr.open(zarr.root(open()), { kind: "group" });
 const out = { root: top.attrs, default: plain.attrs, arrays: {} };
 for (const path of paths) {
   const arr = await zarr.open.v3(zarr.root(store).resolve(path), { kind: "array" });

@@ -16,14 +16,14 @@ import textwrap
 from ..about import TOOL_NAME, __version__
 from ..errors import UserError
 from ..stores.traced import TRACE
-from . import catalog, example, lookup, resave, update, validate
+from . import catalog, example, lookup, resave, serve, update, validate
 from .options import SPELLING, OneLineParser
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
               "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
 COMMANDS = {"resave": resave, "validate": validate, "update": update, "lookup": lookup, "catalog": catalog,
-            "example": example}
+            "serve": serve, "example": example}
 
 
 def build_parser() -> tuple[OneLineParser, dict]:

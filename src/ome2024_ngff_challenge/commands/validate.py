@@ -15,6 +15,13 @@ examples:
   ome2024-ngff-challenge validate out.zarr
   ome2024-ngff-challenge validate out.zarr --against in.zarr      # and compare every voxel
   ome2024-ngff-challenge validate https://example.org/data/image.zarr --json
+  ome2024-ngff-challenge validate http://127.0.0.1:8000/out.zarr   # served by 'ome2024-ngff-challenge serve'
+
+For an http(s):// TARGET, what web viewers need of the server is checked too: a
+ranged GET of a shard answered 206 with the right bytes, suffix ranges, HEAD with
+Content-Length, Access-Control-Allow-Origin on every answer, a CORS preflight that
+allows Range, and 404 for a missing key; each missing piece is a warning naming the
+viewers it breaks.
   ome2024-ngff-challenge validate --input-bucket=BUCKET --input-endpoint=https://HOST --input-anon path/image.zarr
 """
 
@@ -24,7 +31,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "validate",
         help="check that a converted dataset is valid OME-Zarr 0.5 with the challenge's RO-Crate",
         description="Check an OME-Zarr 0.5 dataset (local path, S3 or HTTP(S) URL): every group and array "
-        "against the 0.5 rules, and its RO-Crate. Exit 0 only when valid.",
+        "against the 0.5 rules, and its RO-Crate; over HTTP(S), also what web viewers need of the server. "
+        "Exit 0 only when valid.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
