@@ -93,6 +93,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Expose-Headers", EXPOSED)
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # recorded before the answer leaves: a client that has its answer finds it recorded
+        self.server.record(getattr(self, "command", None), getattr(self, "path", None), code)
+        super().send_response(code, message)
+
     def end_headers(self) -> None:
         self._cors()  # on every answer, errors of the HTTP layer (400, 414, 431) included
         super().end_headers()
@@ -107,7 +112,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.server.record(self.command, self.path, code)
 
     def _resolve(self) -> Path | int:
         """The file the URL names, or the status that refuses it (403, 404)."""
@@ -142,7 +146,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", "0")
         self.end_headers()
-        self.server.record("OPTIONS", self.path, 204)
 
     def do_GET(self) -> None:
         self._send_file(body=True)
@@ -192,7 +195,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if code == 206:
                 self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
             self.end_headers()
-            self.server.record(self.command, self.path, code)
             if body and length:
                 f.seek(first)
                 left = length
