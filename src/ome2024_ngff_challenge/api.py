@@ -58,6 +58,7 @@ from .zarr.codecs import DEFAULT_COMPRESSION, Compression, parse_compression
 
 Location = str | os.PathLike | Store
 LOG = logging.getLogger("ome2024_ngff_challenge")
+DEFAULT_AHEAD = 4  # datasets of a collection planned ahead of the running ones
 Shape = tuple[int, ...] | list[int] | str
 
 
@@ -381,7 +382,7 @@ def resave_collection(
     verify: bool = False,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
-    ahead: int = 4,
+    ahead: int | None = None,
     spelling: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
     """Convert every dataset of a collection in one run, through one pool;
@@ -397,7 +398,9 @@ def resave_collection(
     run shard tasks (``ThreadExecutor``, ``DaskExecutor``). A dataset that
     fails has its one-line ``error`` in its row and the others go on; one
     whose output is complete is skipped; an unfinished one is resumed.
-    ``ahead``: datasets planned ahead of the running ones; ``spelling``: how
+    ``ahead``: datasets planned ahead of the running ones (default 4, and
+    for remote inputs as many as their store keeps requests in flight: each
+    plan then waits for round trips rather than for a CPU); ``spelling``: how
     error messages name options (the command line passes its flags).
     """
     entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
@@ -447,6 +450,8 @@ def resave_collection(
             continue  # its own row says why
         if n == 0:  # threads for the stores (remote ones want more); the first row stands for all
             executor.configure(src, root)
+            if ahead is None:
+                ahead = max(DEFAULT_AHEAD, src.preferred_concurrency)
         if _collection.root_inside(root, src):
             msg = f"{root.describe()}: the output root must not be an input or inside one ({entry.input})"
             raise OutputError(msg)
@@ -462,5 +467,5 @@ def resave_collection(
             LOG.error("%s", row["error"])
 
     with catalog, CollectionProgress(len(entries), enabled=progress) as bar:
-        CollectionRunner(executor, ahead=ahead).run([preparation(e) for e in entries], on_end, bar)
+        CollectionRunner(executor, ahead=ahead or DEFAULT_AHEAD).run([preparation(e) for e in entries], on_end, bar)
     return [r for r in catalog.rows if r is not None]

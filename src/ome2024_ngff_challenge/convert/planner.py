@@ -96,6 +96,9 @@ class Planner:
 
     def walk(self) -> Plan:
         src = self.src
+        # the first round: the root's metadata, and its listing (which the walk
+        # of unreferenced files needs too, and which answers later probes)
+        src.prefetch([".zgroup", ".zattrs"], listings=[""])
         if not src.exists(".zgroup"):
             if src.exists("zarr.json"):
                 msg = f"{src.describe()}: already Zarr v3 (zarr.json found): nothing to convert"
@@ -229,26 +232,44 @@ class Planner:
 
     # -- fetching ahead: each round sends its requests at once --------------------
 
+    @property
+    def group_files(self) -> tuple[str, ...]:
+        """What to fetch of a group whose folder is listed in the same round:
+        where the store can list, the listing says whether it holds a
+        ``.zgroup`` (whose content, ``{"zarr_format": 2}``, only the root's
+        matters), so only its attributes are read."""
+        return (".zattrs",) if self.src.supports_listing else (".zgroup", ".zattrs")
+
     def prefetch_images(self, paths: list[str]) -> None:
-        """The metadata the walk of these images (and their labels) will read."""
+        """The metadata the walk of these images (and their labels) will read,
+        in two rounds per level of images: the images' own metadata (with their
+        folders listed, as the walk of unreferenced files will list them and
+        the listings answer the probes that follow), then their arrays' metadata
+        and their labels groups (where the listings do not say there are none)."""
         while paths:
-            self.src.prefetch(metadata_keys(paths, (".zgroup", ".zattrs")))
-            self.src.prefetch(metadata_keys([join(p, "labels") for p in paths], (".zgroup", ".zattrs")))
-            keys, labels = [], []
+            self.src.prefetch(metadata_keys(paths, self.group_files), listings=paths)
+            keys = []
             for path in paths:
                 with contextlib.suppress(UserError):
                     for ms in self.attrs(path).get("multiscales") or []:
                         for ds in (ms.get("datasets") or []) if isinstance(ms, dict) else []:
                             if isinstance(ds, dict) and isinstance(ds.get("path"), str):
                                 keys += metadata_keys([join(path, ds["path"])], (".zarray", ".zattrs"))
-                    names = self.attrs(join(path, "labels")).get("labels")
+            folders = [join(p, "labels") for p in paths]
+            self.src.prefetch(keys + metadata_keys(folders, self.group_files), listings=folders)
+            labels = []
+            for folder in folders:
+                with contextlib.suppress(UserError):
+                    names = self.attrs(folder).get("labels")
                     if isinstance(names, list):
-                        labels += [join(path, "labels", n) for n in names if isinstance(n, str)]
-            self.src.prefetch(keys)
+                        labels += [join(folder, n) for n in names if isinstance(n, str)]
             paths = labels
 
     def prefetch_wells(self, path: str, wells: list[str], rows: list[str]) -> None:
-        self.src.prefetch(metadata_keys([join(path, p) for p in rows + wells], (".zgroup", ".zattrs")))
+        """The plate's rows and wells in one round (listed too), then their
+        fields' metadata (see prefetch_images)."""
+        folders = [join(path, p) for p in rows + wells]
+        self.src.prefetch(metadata_keys(folders, self.group_files), listings=folders)
         fields = []
         for well in wells:
             with contextlib.suppress(UserError):

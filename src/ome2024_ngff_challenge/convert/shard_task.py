@@ -15,6 +15,8 @@ import itertools
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,12 +25,22 @@ from ..zarr.chunk_keys import chunk_key
 from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_encode
 from ..zarr.data_types import item_nbytes
 from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
+from ..zarr.v2 import SourceArray
 from .stats import TaskResult
 
+if TYPE_CHECKING:
+    from .plan import ArrayJob
 
-# Reads of source chunks in flight ahead of one task, where each read waits a
-# round trip (S3, HTTP); the pool is shared by all tasks of the process.
+
+# Reads of source chunks in flight ahead of the tasks, where each read waits a
+# round trip (S3, HTTP): at least READ_AHEAD, and more while they are small (up
+# to MAX_READ_AHEAD, and READ_AHEAD_BYTES of their decoded size, which bounds
+# what they hold). The pool is shared by all tasks of the process; its threads
+# only wait for the network.
 READ_AHEAD = 8
+MAX_READ_AHEAD = 64
+READ_AHEAD_BYTES = 16 * 2**20
+READ_THREADS = 64
 _READ_POOL: cf.ThreadPoolExecutor | None = None
 _READ_POOL_LOCK = threading.Lock()
 
@@ -37,41 +49,58 @@ def _read_pool() -> cf.ThreadPoolExecutor:
     global _READ_POOL
     with _READ_POOL_LOCK:
         if _READ_POOL is None:
-            _READ_POOL = cf.ThreadPoolExecutor(32, thread_name_prefix="read-ahead")
+            _READ_POOL = cf.ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read-ahead")
         return _READ_POOL
 
 
 class ChunkReader:
-    """The stored bytes of a task's source chunks. From a store where each read
-    waits a round trip (``preferred_concurrency``: S3, HTTP), the next chunks
-    the task will read are fetched ahead, ``READ_AHEAD`` at a time, so a task's
-    time is not the sum of its round trips; memory holds those few compressed
-    chunks. From a local folder chunks are read when asked for."""
+    """The stored bytes of the source chunks that a run of tasks reads (one
+    task, or a batch of small ones run one after the other). From a store
+    where each read waits a round trip (``preferred_concurrency``: S3, HTTP),
+    the next chunks are fetched ahead, across the tasks' boundaries, so that
+    a run's time is not the sum of its round trips; memory holds those few
+    compressed chunks. From a local folder chunks are read when asked for."""
 
-    def __init__(self, source, order: list[tuple[int, ...]]):
-        self.source = source
-        self.ahead: dict[tuple[int, ...], cf.Future] = {}
-        self.order = iter(order if source.store.preferred_concurrency else ())
+    def __init__(self, chunks: Iterable[tuple[SourceArray, tuple[int, ...]]]):
+        self.ahead: dict[tuple[int, tuple[int, ...]], tuple[cf.Future, int]] = {}
+        self.held = 0  # decoded size of the chunks read ahead
+        self.order = iter(chunks)
         self._fill()
 
-    def _fill(self) -> None:
-        while len(self.ahead) < READ_AHEAD:
-            index = next(self.order, None)
-            if index is None:
-                return
-            if index not in self.ahead:
-                self.ahead[index] = _read_pool().submit(self.source.read_chunk_bytes, index)
+    @classmethod
+    def for_tasks(cls, tasks: Iterable[tuple[ArrayJob, tuple[int, ...]]], out: Store) -> ChunkReader:
+        """A reader for ``tasks``, run in this order, writing to ``out``: it reads
+        ahead the chunks of those that read a remote source (not those whose
+        chunks ``out`` copies without reading them)."""
+        return cls((job.source, chunk) for job, index in tasks
+                   if job.source.store.preferred_concurrency and not (job.link and out.can_copy_from(job.source.store))
+                   for chunk in source_chunks_of(job, index))
 
-    def read(self, index: tuple[int, ...]) -> bytes | None:
-        future = self.ahead.pop(index, None)
+    def _fill(self) -> None:
+        while len(self.ahead) < READ_AHEAD or (len(self.ahead) < MAX_READ_AHEAD and self.held < READ_AHEAD_BYTES):
+            item = next(self.order, None)
+            if item is None:
+                return
+            source, index = item
+            key = (id(source), index)
+            if key not in self.ahead:
+                size = source.meta.chunk_nbytes
+                self.ahead[key] = (_read_pool().submit(source.read_chunk_bytes, index), size)
+                self.held += size
+
+    def read(self, source: SourceArray, index: tuple[int, ...]) -> bytes | None:
+        future, size = self.ahead.pop((id(source), index), (None, 0))
+        self.held -= size
         self._fill()
         if future is not None:
             return future.result()
-        return self.source.read_chunk_bytes(index)
+        return source.read_chunk_bytes(index)
 
     def close(self) -> None:
-        for future in self.ahead.values():
+        for future, _ in self.ahead.values():
             future.cancel()
+        self.ahead.clear()
+        self.held = 0
 
 
 def source_chunks_of(job, index: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -106,7 +135,7 @@ class SourceChunkCache:
         if index in self.items:
             self.items.move_to_end(index)
             return self.items[index]
-        raw = self.reader.read(index) if self.reader is not None else self.source.read_chunk_bytes(index)
+        raw = self.reader.read(self.source, index) if self.reader is not None else self.source.read_chunk_bytes(index)
         if raw is None:
             chunk = None
         else:
@@ -260,10 +289,14 @@ def link_chunk(job, index: tuple[int, ...], out: Store) -> TaskResult | None:
     return TaskResult(bytes_written=size, chunks_written=1)
 
 
-def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) -> TaskResult:
+def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False,
+               reader: ChunkReader | None = None) -> TaskResult:
     """Write the shard (or chunk) at grid position ``index`` of ``job``'s array.
 
     With ``resume``, a shard the output holds whole already is left as it is.
+    ``reader``: the reader of a run of tasks this one belongs to (made with
+    ``ChunkReader.for_tasks``), which may have read its chunks ahead already;
+    without it the task reads ahead its own.
     """
     if resume and shard_complete(job, index, out):
         return TaskResult(skipped=True)
@@ -271,11 +304,13 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False) ->
         linked = link_chunk(job, index, out)
         if linked is not None:
             return linked
-    reader = ChunkReader(job.source, source_chunks_of(job, index))
-    try:
+    if reader is not None:
         return _write_task(job, index, out, reader)
+    own = ChunkReader.for_tasks([(job, index)], out)
+    try:
+        return _write_task(job, index, out, own)
     finally:
-        reader.close()
+        own.close()
 
 
 def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) -> TaskResult:
@@ -294,7 +329,7 @@ def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) ->
         src_index = tuple(a // c for a, c in zip(start, chunks))
         if any(i >= n for i, n in zip(src_index, job.source.meta.grid)):
             return None
-        raw = reader.read(src_index)
+        raw = reader.read(job.source, src_index)
         if raw is None:
             return None
         cache.bytes_read += len(raw)

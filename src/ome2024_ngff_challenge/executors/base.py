@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from ..convert.output import Conversion
 from ..convert.plan import ArrayJob, Plan
 from ..convert.progress import ByteProgress
-from ..convert.shard_task import write_task
+from ..convert.shard_task import ChunkReader, write_task
 from ..convert.stats import ArrayStats
 from ..errors import UserError
 from ..stores.base import Store
@@ -101,11 +101,12 @@ class TaskExecutor(Executor):
         of the plan."""
 
 
-def timed_task(job, index: tuple[int, ...], out: Store, resume: bool):
-    """Write the shard at ``index`` of the array ``job``; (its result, start, stop).
+def timed_task(job, index: tuple[int, ...], out: Store, resume: bool, reader: ChunkReader | None = None):
+    """Write the shard at ``index`` of the array ``job`` (its source chunks
+    from ``reader`` when it belongs to a run of tasks); (its result, start, stop).
     The thread's CPU time is the task's: a task runs on one thread from start to
     end (its read-ahead threads only wait for I/O), on any executor."""
     start, cpu = time.time(), time.thread_time()
-    result = write_task(job, index, out, resume)
+    result = write_task(job, index, out, resume, reader)
     result.cpu_seconds = time.thread_time() - cpu
     return result, start, time.time()

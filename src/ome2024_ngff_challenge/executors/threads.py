@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from ..convert.plan import ArrayJob, Plan
+from ..convert.shard_task import ChunkReader
 from ..convert.stats import ArrayStats
 from ..stores.base import Store
 from .base import Progress, Task, TaskExecutor, TaskFuture, TaskPool, timed_task
@@ -53,7 +54,15 @@ def batches(plan: Plan, tasks: Iterable[Task]):
 
 
 def run_batch(plan: Plan, batch: list[Task], out: Store, resume: bool) -> list:
-    return [(n, index, *timed_task(plan.arrays[n], index, out, resume)) for n, index in batch]
+    """Run the batch's tasks one after the other; from a remote source, the
+    chunks of the next tasks are read while one is written (not when resuming:
+    the shards found complete read nothing)."""
+    reader = None if resume else ChunkReader.for_tasks([(plan.arrays[n], index) for n, index in batch], out)
+    try:
+        return [(n, index, *timed_task(plan.arrays[n], index, out, resume, reader)) for n, index in batch]
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 class ThreadExecutor(TaskExecutor):

@@ -39,43 +39,50 @@ class ReadCache(ReadOnlyStore):
 
     # -- fetching many at once ------------------------------------------------
 
-    def _fetch_all(self, call, items: list[str]) -> None:
-        if not items:
+    def prefetch(self, keys: Iterable[str], listings: Iterable[str] = ()) -> None:
+        """Fetch ``keys`` and list the folders ``listings``, all in one round
+        (many requests in flight); errors are left for the read that follows
+        to raise, with its own message. What a listing fetched before says is
+        missing is not asked for; folders are listed only where the store can
+        list."""
+        wanted = [(self.get, k) for k in dict.fromkeys(keys) if k not in self.values and not self._known_missing(k)]
+        if self.supports_listing:
+            wanted += [(self.list_dir, p) for p in dict.fromkeys(q.strip("/") for q in listings)
+                       if p not in self.listings and not self._known_missing(p)]
+        if not wanted:
             return
-        if len(items) == 1 or self.threads <= 1:
-            for item in items:
-                call(item)
-            return
-        with ThreadPoolExecutor(min(self.threads, len(items)), thread_name_prefix="prefetch") as pool:
-            for future in [pool.submit(call, item) for item in items]:
-                future.result()
 
-    def prefetch(self, keys: Iterable[str]) -> None:
-        """Fetch ``keys`` (many requests in flight); errors are left for the
-        read that follows to raise, with its own message."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self.values and not self._known_missing(k)]
-
-        def fetch(key: str) -> None:
+        def fetch(item) -> None:
+            call, arg = item
             with contextlib.suppress(Exception):
-                self.get(key)
+                call(arg)
 
-        self._fetch_all(fetch, wanted)
+        if len(wanted) == 1 or self.threads <= 1:
+            for item in wanted:
+                fetch(item)
+            return
+        with ThreadPoolExecutor(min(self.threads, len(wanted)), thread_name_prefix="prefetch") as pool:
+            for future in [pool.submit(fetch, item) for item in wanted]:
+                future.result()
 
     def prefetch_listings(self, prefixes: Iterable[str]) -> None:
         """List the folders ``prefixes`` (many requests in flight)."""
-        wanted = [p for p in dict.fromkeys(prefixes) if p not in self.listings]
-
-        def fetch(prefix: str) -> None:
-            with contextlib.suppress(Exception):
-                self.list_dir(prefix)
-
-        self._fetch_all(fetch, wanted)
+        self.prefetch((), prefixes)
 
     def _known_missing(self, key: str) -> bool:
-        """Whether a listing of the key's folder already says it is not there."""
-        folder, _, name = key.rpartition("/")
-        listing = self.listings.get(folder)
-        return listing is not None and name not in listing[1]
+        """Whether a listing fetched before says the key (or folder) is not
+        there: the listing of its folder, or of any folder above it, lacks it."""
+        if not key.strip("/"):
+            return False
+        parts = key.strip("/").split("/")
+        for depth in range(len(parts) - 1, -1, -1):
+            listing = self.listings.get("/".join(parts[:depth]))
+            if listing is None:
+                continue
+            dirs, files = listing
+            name = parts[depth]
+            return name not in dirs and (depth < len(parts) - 1 or name not in files)
+        return False
 
     # -- Store ------------------------------------------------------------------
 
@@ -100,6 +107,13 @@ class ReadCache(ReadOnlyStore):
         return value
 
     def exists(self, key: str) -> bool:
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value is not None
+        folder, _, name = key.strip("/").rpartition("/")
+        listing = self.listings.get(folder)
+        if listing is not None:  # the listing of its folder knows
+            return name in listing[1]
         # metadata objects are small: reading one costs what asking about it does
         return self.get(key) is not None
 

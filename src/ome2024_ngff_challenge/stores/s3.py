@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,6 +267,31 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
 # the store
 # ---------------------------------------------------------------------------
 
+# obstore clients by bucket and configuration: making one costs ~10 ms of CPU
+# (its HTTP client, TLS roots), and a shared one keeps its connections open, so
+# the prefixes of one bucket (the datasets of a collection) share both.
+_CLIENTS: dict[tuple, _ObstoreS3] = {}
+_CLIENTS_LOCK = threading.Lock()
+MAX_CLIENTS = 32
+
+
+def _client(bucket: str, config: dict, url: str, timeout: float, provider: Callable | None) -> _ObstoreS3:
+    def make() -> _ObstoreS3:
+        return _ObstoreS3(bucket, config=config, client_options=client_options(url),
+                          retry_config=retry_config(timeout), credential_provider=provider)
+
+    if provider is not None:  # credentials that refresh: a client of its own
+        return make()
+    key = (bucket, tuple(sorted(config.items())), url, timeout)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            if len(_CLIENTS) >= MAX_CLIENTS:
+                _CLIENTS.clear()
+            client = _CLIENTS[key] = make()
+        return client
+
+
 
 class S3Store(Store):
     """Keys below ``prefix`` in ``bucket``."""
@@ -304,13 +330,7 @@ class S3Store(Store):
         self._copy_refused: str | None = None  # why server-side copies failed here (said once)
         self._retry_timeout = retry_timeout()
         try:
-            self._store = _ObstoreS3(
-                bucket,
-                config=config,
-                client_options=client_options(url),
-                retry_config=retry_config(self._retry_timeout),
-                credential_provider=self.credentials.provider,
-            )
+            self._store = _client(bucket, config, url, self._retry_timeout, self.credentials.provider)
         except Exception as e:  # a bad option value, caught before any request
             msg = f"{self.describe()}: {self._scrub(explain_error(e, self._shown_endpoint, self.credentials, role))}"
             raise UserError(msg) from None
