@@ -22,10 +22,9 @@ replaced).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from ..about import IN_PLACE_RECORD, STATS_KEY, TOOL_NAME, __version__
 from ..errors import CorruptChunkError, InputError, OutputError, UserError, option
@@ -33,7 +32,7 @@ from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import build_crate
 from ..stores.base import PARTIAL_MARK, Store, join
-from .output import Conversion, OutputSettings, now_iso
+from .output import Conversion, OutputSettings, depth, in_parallel, now_iso
 from .plan import ArrayJob, Plan
 from .shard_task import chunk_complete
 from .stats import ArrayStats
@@ -42,15 +41,10 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 ROOT = "zarr.json"
 ABOUT = ("An OME-Zarr 0.5 (Zarr v3) view added in place beside the OME-Zarr 0.4 (Zarr v2) metadata; "
          "'resave --in-place --undo' removes exactly the files listed in 'added' (and then this record)")
-METADATA_THREADS = 8  # small metadata reads and writes in flight (S3 rewards several)
 
 
 def node_key(path: str) -> str:
     return join(path, "zarr.json")
-
-
-def depth(path: str) -> int:
-    return len([p for p in path.split("/") if p])
 
 
 def is_view_key(key: object) -> bool:
@@ -87,16 +81,6 @@ def write_record(store: Store, added: Iterable[str], *, started: str, complete: 
         "tool": TOOL_NAME, "version": __version__, "about": ABOUT, "started": started,
         "finished": (finished or now_iso()) if complete else None, "complete": complete, "added": list(added),
     }))
-
-
-def in_parallel(store: Store, work: Callable, items: Iterable) -> list:
-    """``work(item)`` for every item, a few at a time (metadata-sized requests)."""
-    items = list(items)
-    threads = max(1, min(len(items), max(METADATA_THREADS, store.preferred_concurrency)))
-    if threads == 1:
-        return [work(item) for item in items]
-    with cf.ThreadPoolExecutor(threads, thread_name_prefix="meta") as pool:
-        return list(pool.map(work, items))
 
 
 def remove_partials_of(store: Store, keys: Iterable[str]) -> int:

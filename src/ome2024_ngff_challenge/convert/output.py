@@ -10,6 +10,7 @@ marker resumes; another plan is refused.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import copy
 import datetime as dt
 import hashlib
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,23 @@ class OutputSettings:
     notes: str | None = None  # recorded with the statistics of every array
     crate: CrateInfo | None = None  # None: write no RO-Crate
     progress: bool = True  # a progress bar (on a terminal only)
+
+
+METADATA_THREADS = 8  # small metadata reads and writes in flight (S3 rewards several, local fsyncs too)
+
+
+def in_parallel(store: Store, work: Callable, items: Iterable) -> list:
+    """``work(item)`` for every item, a few at a time (metadata-sized requests)."""
+    items = list(items)
+    threads = max(1, min(len(items), max(METADATA_THREADS, store.preferred_concurrency)))
+    if threads == 1:
+        return [work(item) for item in items]
+    with cf.ThreadPoolExecutor(threads, thread_name_prefix="meta") as pool:
+        return list(pool.map(work, items))
+
+
+def depth(path: str) -> int:
+    return len([p for p in path.split("/") if p])
 
 
 def creator() -> dict:
@@ -148,16 +167,25 @@ class Conversion:
 
     def write_array_metadata(self, stats: list[ArrayStats], started: float, threads: int) -> None:
         """Every array's zarr.json, with its statistics."""
-        for job, s in zip(self.plan.arrays, stats):
+        def write(item: tuple[ArrayJob, ArrayStats]) -> None:
+            job, s = item
             extra = {STATS_KEY: self.array_stats(job, s, started, threads)}
             self.out.put_json(f"{job.path}/zarr.json", job.zarr_json(extra))
 
+        in_parallel(self.out, write, zip(self.plan.arrays, stats))
+
     def write_group_metadata(self, *, root: bool) -> None:
-        """The groups' zarr.json, deepest first; the root's only with ``root``
-        (its zarr.json means "complete")."""
-        for group in sorted(self.plan.groups, key=lambda g: -len([p for p in g.path.split("/") if p])):
-            if group.path or root:
-                self.out.put_json(f"{group.path}/zarr.json" if group.path else "zarr.json", group.zarr_json())
+        """The groups' zarr.json, deepest first (those of one depth at once);
+        the root's only with ``root`` (its zarr.json means "complete")."""
+        levels: dict[int, list] = {}
+        for group in self.plan.groups:
+            if group.path:
+                levels.setdefault(depth(group.path), []).append(group)
+        for level in sorted(levels, reverse=True):
+            in_parallel(self.out, lambda g: self.out.put_json(f"{g.path}/zarr.json", g.zarr_json()), levels[level])
+        top = next((g for g in self.plan.groups if not g.path), None)
+        if root and top is not None:
+            self.out.put_json("zarr.json", top.zarr_json())
 
     def finish(self, stats: list[ArrayStats] | None, started: float, threads: int) -> None:
         """Every array's data is written: write the metadata, the root last.
@@ -166,10 +194,14 @@ class Conversion:
         out = self.out
         if stats is not None:
             self.write_array_metadata(stats, started, threads)
-        for key in self.plan.copies:
+
+        def copy(key: str) -> None:
             data = self.src.get(key)
             if data is not None:
                 out.put(key, data)
+
+        in_parallel(self.src if self.src.preferred_concurrency > out.preferred_concurrency else out, copy,
+                    self.plan.copies)
         if self.settings.crate is not None:
             out.put(CRATE, json_bytes(build_crate(self.settings.crate)))
         self.write_group_metadata(root=True)

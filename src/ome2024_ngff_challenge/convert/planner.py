@@ -137,6 +137,7 @@ class Planner:
         self.add_unreferenced()
         self.add_intermediate_groups()
         self.assign_layouts()
+        self.log.debug("%s: metadata read in %d requests, %d rounds", src.describe(), src.requests, src.rounds)
         return self.plan
 
     def add_intermediate_groups(self) -> None:

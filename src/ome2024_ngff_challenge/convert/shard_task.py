@@ -24,7 +24,12 @@ from ..stores.base import Store, join
 from ..zarr.chunk_keys import chunk_key
 from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_encode
 from ..zarr.data_types import item_nbytes
-from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
+from ..zarr.sharding import (
+    encode_shard_index,
+    new_shard_index,
+    parse_shard_index,
+    shard_index_size,
+)
 from ..zarr.v2 import SourceArray
 from .stats import TaskResult
 

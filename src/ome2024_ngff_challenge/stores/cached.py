@@ -33,6 +33,10 @@ class ReadCache(ReadOnlyStore):
         self.values: dict[str, bytes | None] = {}
         self.listings: dict[str, tuple[list[str], list[str]]] = {}
         self.lock = threading.Lock()
+        self.requests = 0  # reads and listings sent to the inner store
+        # times the walk waited for the inner store: a prefetch that sent
+        # requests, or a read or listing that was not fetched ahead
+        self.rounds = 0
 
     def __repr__(self) -> str:
         return f"ReadCache({self.inner!r})"
@@ -45,12 +49,13 @@ class ReadCache(ReadOnlyStore):
         to raise, with its own message. What a listing fetched before says is
         missing is not asked for; folders are listed only where the store can
         list."""
-        wanted = [(self.get, k) for k in dict.fromkeys(keys) if k not in self.values and not self._known_missing(k)]
+        wanted = [(self._load, k) for k in dict.fromkeys(keys) if k not in self.values and not self._known_missing(k)]
         if self.supports_listing:
-            wanted += [(self.list_dir, p) for p in dict.fromkeys(q.strip("/") for q in listings)
+            wanted += [(self._list, p) for p in dict.fromkeys(q.strip("/") for q in listings)
                        if p not in self.listings and not self._known_missing(p)]
         if not wanted:
             return
+        self._count(rounds=1)
 
         def fetch(item) -> None:
             call, arg = item
@@ -101,10 +106,8 @@ class ReadCache(ReadOnlyStore):
             return value
         if self._known_missing(key):
             return None
-        value = self.inner.get(key)
-        with self.lock:
-            self.values[key] = value
-        return value
+        self._count(rounds=1)
+        return self._load(key)
 
     def exists(self, key: str) -> bool:
         value = self.values.get(key, _MISSING)
@@ -121,11 +124,30 @@ class ReadCache(ReadOnlyStore):
         prefix = prefix.strip("/")
         listing = self.listings.get(prefix)
         if listing is None:
-            listing = self.inner.list_dir(prefix)
-            with self.lock:
-                self.listings[prefix] = listing
+            self._count(rounds=1)
+            listing = self._list(prefix)
         return listing
 
+    # -- the inner store ----------------------------------------------------------
+
+    def _count(self, requests: int = 0, rounds: int = 0) -> None:
+        with self.lock:
+            self.requests += requests
+            self.rounds += rounds
+
+    def _load(self, key: str) -> bytes | None:
+        self._count(requests=1)
+        value = self.inner.get(key)
+        with self.lock:
+            self.values[key] = value
+        return value
+
+    def _list(self, prefix: str) -> tuple[list[str], list[str]]:
+        self._count(requests=1)
+        listing = self.inner.list_dir(prefix)
+        with self.lock:
+            self.listings[prefix] = listing
+        return listing
 
 
 def metadata_keys(paths: Iterable[str], names: Iterable[str]) -> list[str]:
