@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--wells", type=int, default=96, help="wells of the plate (default 96)")
     ap.add_argument("--images", type=int, default=20, help="small images of the collection (default 20; 0: none)")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--cases", default="plan,copy,encode,collection",
+                    help="which rows to run (default all: plan,copy,encode,collection)")
     args = ap.parse_args(argv)
     # the child processes import what this one does (same Python, same PYTHONPATH)
     print(f"measuring: {Path(ome2024_ngff_challenge.__file__).parent}")
@@ -87,10 +89,13 @@ def main(argv=None) -> int:
                 w = csv.writer(f)
                 w.writerow(["input"])
                 w.writerows([f"s3://{s3_server.PRIVATE}/images/img{n:02d}.zarr"] for n in range(args.images))
-            cases = [("plan (details)", ["--output-write-details"], True), ("byte copy", ["--output-codec=keep"], True),
-                     ("re-encode", [], True)]
-            if args.images:
-                cases.append((f"collection {args.images}", [f"--input-list={listing}"], False))
+            chosen = set(args.cases.split(","))
+            cases = [(what, extra, plate_input) for name, what, extra, plate_input in (
+                ("plan", "plan (details)", ["--output-write-details"], True),
+                ("copy", "byte copy", ["--output-codec=keep"], True),
+                ("encode", "re-encode", [], True),
+                ("collection", f"collection {args.images}", [f"--input-list={listing}"], False),
+            ) if name in chosen and (name != "collection" or args.images)]
             results = {}
             for what, extra, plate_input in cases:
                 times: dict[str, list[float]] = {"direct": [], "+latency": []}

@@ -13,6 +13,7 @@ recorded in the plan; with ``repair=False`` each is an error instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import math
@@ -23,7 +24,7 @@ from ..ome import repair, v04
 from ..ome.migrate import migrate_attributes
 from ..ome.spec import OME_KEYS, OME_XML
 from ..stores.base import PARTIAL_MARK, Store, join
-from ..stores.cached import ReadCache, metadata_keys
+from ..stores.cached import Fetcher, ReadCache, metadata_keys
 from ..zarr.codecs import DEFAULT_COMPRESSION, KEEP, Compression
 from ..zarr.v2 import SourceArray
 from ..zarr.v3_metadata import v3_data_type
@@ -242,43 +243,57 @@ class Planner:
         return (".zattrs",) if self.src.supports_listing else (".zgroup", ".zattrs")
 
     def prefetch_images(self, paths: list[str]) -> None:
-        """The metadata the walk of these images (and their labels) will read,
-        in two rounds per level of images: the images' own metadata (with their
-        folders listed, as the walk of unreferenced files will list them and
-        the listings answer the probes that follow), then their arrays' metadata
-        and their labels groups (where the listings do not say there are none)."""
-        while paths:
-            self.src.prefetch(metadata_keys(paths, self.group_files), listings=paths)
-            keys = []
+        """The metadata the walk of these images (and their labels) will read
+        (see fetch_image)."""
+        with self.src.fetching() as fetcher:
             for path in paths:
-                with contextlib.suppress(UserError):
-                    for ms in self.attrs(path).get("multiscales") or []:
-                        for ds in (ms.get("datasets") or []) if isinstance(ms, dict) else []:
-                            if isinstance(ds, dict) and isinstance(ds.get("path"), str):
-                                keys += metadata_keys([join(path, ds["path"])], (".zarray", ".zattrs"))
-            folders = [join(p, "labels") for p in paths]
-            self.src.prefetch(keys + metadata_keys(folders, self.group_files), listings=folders)
-            labels = []
-            for folder in folders:
-                with contextlib.suppress(UserError):
-                    names = self.attrs(folder).get("labels")
-                    if isinstance(names, list):
-                        labels += [join(folder, n) for n in names if isinstance(n, str)]
-            paths = labels
+                self.fetch_image(fetcher, path)
 
     def prefetch_wells(self, path: str, wells: list[str], rows: list[str]) -> None:
-        """The plate's rows and wells in one round (listed too), then their
-        fields' metadata (see prefetch_images)."""
-        folders = [join(path, p) for p in rows + wells]
-        self.src.prefetch(metadata_keys(folders, self.group_files), listings=folders)
-        fields = []
-        for well in wells:
-            with contextlib.suppress(UserError):
-                images = (self.attrs(join(path, well)).get("well") or {}).get("images")
-                if isinstance(images, list):
-                    fields += [join(path, well, i["path"]) for i in images
-                               if isinstance(i, dict) and isinstance(i.get("path"), str)]
-        self.prefetch_images(fields)
+        """The plate's rows and wells (listed too), each well's fields as soon
+        as the well's metadata is there, and so on down (see fetch_image)."""
+        with self.src.fetching() as fetcher:
+            folders = [join(path, p) for p in rows]
+            fetcher.fetch(metadata_keys(folders, self.group_files), listings=folders)
+            for well in wells:
+                well_path = join(path, well)
+                fetcher.fetch(metadata_keys([well_path], self.group_files), listings=[well_path],
+                              then=functools.partial(self.fetch_fields, fetcher, well_path))
+
+    def fetch_fields(self, fetcher: Fetcher, well: str) -> None:
+        with contextlib.suppress(UserError):
+            images = (self.attrs(well).get("well") or {}).get("images")
+            if isinstance(images, list):
+                for i in images:
+                    if isinstance(i, dict) and isinstance(i.get("path"), str):
+                        self.fetch_image(fetcher, join(well, i["path"]))
+
+    def fetch_image(self, fetcher: Fetcher, path: str) -> None:
+        """The image's own metadata, with its folder listed (the walk of
+        unreferenced files lists it too, and the listing answers the probes
+        that follow); then its arrays' metadata and its labels group (where
+        the listing does not say there is none); then its label images."""
+        fetcher.fetch(metadata_keys([path], self.group_files), listings=[path],
+                      then=functools.partial(self.fetch_image_parts, fetcher, path))
+
+    def fetch_image_parts(self, fetcher: Fetcher, path: str) -> None:
+        keys = []
+        with contextlib.suppress(UserError):
+            for ms in self.attrs(path).get("multiscales") or []:
+                for ds in (ms.get("datasets") or []) if isinstance(ms, dict) else []:
+                    if isinstance(ds, dict) and isinstance(ds.get("path"), str):
+                        keys += metadata_keys([join(path, ds["path"])], (".zarray", ".zattrs"))
+        labels = join(path, "labels")
+        fetcher.fetch(keys + metadata_keys([labels], self.group_files), listings=[labels],
+                      then=functools.partial(self.fetch_label_images, fetcher, labels))
+
+    def fetch_label_images(self, fetcher: Fetcher, labels: str) -> None:
+        with contextlib.suppress(UserError):
+            names = self.attrs(labels).get("labels")
+            if isinstance(names, list):
+                for name in names:
+                    if isinstance(name, str):
+                        self.fetch_image(fetcher, join(labels, name))
 
     def label_images_in(self, path: str) -> list[str]:
         if not self.src.supports_listing:
