@@ -158,6 +158,41 @@ def test_listings_answer_probes(tmp_path):
     assert cache.rounds == 2 and len(inner.calls) == before + 1
 
 
+def test_a_fetcher_sends_what_depends_on_a_request_when_it_is_back(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).write_text(name)
+    inner = Counting(LocalStore(tmp_path))
+    cache = ReadCache(inner)
+    seen = []
+
+    def after_a() -> None:
+        seen.append(cache.get("a"))  # there already: no request
+        fetcher.fetch(["c", "d"], then=lambda: seen.append(cache.get("d")))
+
+    with cache.fetching() as fetcher:
+        fetcher.fetch(["a", "b"], then=after_a)
+        fetcher.fetch(["b"], then=lambda: seen.append(cache.get("b")))  # b is asked for once
+        fetcher.fetch([], then=lambda: seen.append("at once"))
+    assert sorted(map(str, seen)) == sorted(map(str, [b"a", b"b", b"d", "at once"]))
+    assert sorted(inner.calls) == [("get", k) for k in "abcd"]
+    assert cache.rounds == 2  # a, then c and d
+    with cache.fetching() as fetcher:
+        fetcher.fetch(["a", "b"], then=lambda: seen.append("known"))  # known: at once, no round
+    assert seen[-1] == "known" and cache.rounds == 2 and len(inner.calls) == 4
+
+
+def test_a_fetcher_raises_the_error_of_a_callback_when_it_ends(tmp_path):
+    (tmp_path / "a").write_text("a")
+    cache = ReadCache(Counting(LocalStore(tmp_path)))
+
+    def broken() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"), cache.fetching() as fetcher:
+        fetcher.fetch(["a", "missing"], then=broken)
+    assert cache.get("a") == b"a" and cache.get("missing") is None
+
+
 def chunked_image(path: Path) -> np.ndarray:
     data = samples.pattern((1, 64, 64), "<u2", 3)
     samples.write_image(path, data, "cyx", levels=1, chunks=(1, 16, 16))
