@@ -24,12 +24,7 @@ from ..stores.base import Store, join
 from ..zarr.chunk_keys import chunk_key
 from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_encode
 from ..zarr.data_types import item_nbytes
-from ..zarr.sharding import (
-    encode_shard_index,
-    new_shard_index,
-    parse_shard_index,
-    shard_index_size,
-)
+from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
 from ..zarr.v2 import SourceArray
 from .stats import TaskResult
 
@@ -69,6 +64,9 @@ class ChunkReader:
     def __init__(self, chunks: Iterable[tuple[SourceArray, tuple[int, ...]]]):
         self.ahead: dict[tuple[int, tuple[int, ...]], tuple[cf.Future, int]] = {}
         self.held = 0  # decoded size of the chunks read ahead
+        # read already: not read ahead again when the order comes to them (a
+        # task that reads them once more reads them when it asks)
+        self.taken: set[tuple[int, tuple[int, ...]]] = set()
         self.order = iter(chunks)
         self._fill()
 
@@ -88,14 +86,16 @@ class ChunkReader:
                 return
             source, index = item
             key = (id(source), index)
-            if key not in self.ahead:
+            if key not in self.ahead and key not in self.taken:
                 size = source.meta.chunk_nbytes
                 self.ahead[key] = (_read_pool().submit(source.read_chunk_bytes, index), size)
                 self.held += size
 
     def read(self, source: SourceArray, index: tuple[int, ...]) -> bytes | None:
-        future, size = self.ahead.pop((id(source), index), (None, 0))
+        key = (id(source), index)
+        future, size = self.ahead.pop(key, (None, 0))
         self.held -= size
+        self.taken.add(key)
         self._fill()
         if future is not None:
             return future.result()
