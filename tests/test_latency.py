@@ -8,6 +8,7 @@ client."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from conftest import build_image_with_labels
 from ome2024_ngff_challenge.convert.plan import LayoutRequest
 from ome2024_ngff_challenge.convert.planner import Planner
 from ome2024_ngff_challenge.convert.shard_task import ChunkReader
+from ome2024_ngff_challenge.errors import UserError
 from ome2024_ngff_challenge.executors.threads import ThreadExecutor, run_batch
 from ome2024_ngff_challenge.stores.base import Store
 from ome2024_ngff_challenge.stores.cached import ReadCache
@@ -265,3 +267,13 @@ def test_remote_inputs_default_threads():
     executor = ThreadExecutor()
     executor.configure(remote, LocalStore("/nonexistent-out"))
     assert executor.threads > 1
+
+
+@pytest.mark.parametrize(("where", "attrs"), [("A/1", {"well": [1]}), ("A/1/0", {"multiscales": 5}),
+                                              ("A/1/0", {"multiscales": [{"datasets": 7}]})])
+def test_malformed_metadata_met_while_fetching_ahead_is_the_walk_s_one_line_error(tmp_path, where, attrs):
+    path = plate(tmp_path / "p.zarr", 4)
+    (path / where / ".zattrs").write_text(json.dumps(attrs))
+    with pytest.raises(UserError) as error:
+        walked(LocalStore(path))
+    assert where in str(error.value) and "\n" not in str(error.value)

@@ -261,8 +261,9 @@ class Planner:
                               then=functools.partial(self.fetch_fields, fetcher, well_path))
 
     def fetch_fields(self, fetcher: Fetcher, well: str) -> None:
-        with contextlib.suppress(UserError):
-            images = (self.attrs(well).get("well") or {}).get("images")
+        with contextlib.suppress(UserError):  # the walk says what is wrong, in its order
+            about = self.attrs(well).get("well")
+            images = about.get("images") if isinstance(about, dict) else None
             if isinstance(images, list):
                 for i in images:
                     if isinstance(i, dict) and isinstance(i.get("path"), str):
@@ -279,8 +280,10 @@ class Planner:
     def fetch_image_parts(self, fetcher: Fetcher, path: str) -> None:
         keys = []
         with contextlib.suppress(UserError):
-            for ms in self.attrs(path).get("multiscales") or []:
-                for ds in (ms.get("datasets") or []) if isinstance(ms, dict) else []:
+            multiscales = self.attrs(path).get("multiscales")
+            for ms in multiscales if isinstance(multiscales, list) else []:
+                datasets = ms.get("datasets") if isinstance(ms, dict) else None
+                for ds in datasets if isinstance(datasets, list) else []:
                     if isinstance(ds, dict) and isinstance(ds.get("path"), str):
                         keys += metadata_keys([join(path, ds["path"])], (".zarray", ".zattrs"))
         labels = join(path, "labels")
