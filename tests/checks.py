@@ -171,8 +171,10 @@ def _without_creator(ome: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ome.items() if k != CREATOR_KEY}
 
 
-def check_group(src_dir: Path, out_dir: Path, rel: str) -> dict[str, Any]:
-    """A source group became a v3 group with the migrated attributes."""
+def check_group(src_dir: Path, out_dir: Path, rel: str, added: list[str] | None = None) -> dict[str, Any]:
+    """A source group became a v3 group with the migrated attributes. With
+    ``added`` (a list to fill), levels added below the first multiscale's
+    smallest (``--output-add-levels``) are allowed; their paths are appended."""
     meta = v3_meta(out_dir, rel)
     where = f"{out_dir / rel / 'zarr.json'}"
     assert meta.get("node_type") == "group", f"{where}: node_type {meta.get('node_type')!r}"
@@ -188,6 +190,12 @@ def check_group(src_dir: Path, out_dir: Path, rel: str) -> dict[str, Any]:
             if isinstance(ome.get(key), dict):
                 assert "version" not in ome[key], f"{where}: ome.{key} still has 'version'"
         got = _without_creator(ome)
+        if added is not None and "multiscales" in expected["ome"]:
+            got = copy.deepcopy(got)
+            datasets = got["multiscales"][0]["datasets"]
+            n = len(expected["ome"]["multiscales"][0]["datasets"])
+            added.extend(d["path"] for d in datasets[n:])
+            del datasets[n:]
         assert got == expected["ome"], (
             f"{where}: ome metadata differs from the migrated source:\n"
             f"  got      {json.dumps(got, sort_keys=True)}\n  expected {json.dumps(expected['ome'], sort_keys=True)}"
@@ -397,10 +405,11 @@ def read_with_ome_zarr_py(out_dir: Path, rel: str = "") -> list[Any]:
         return list(Reader(location)())
 
 
-def check_ome_zarr_py_image(src_dir: Path, out_dir: Path, rel: str, attrs_04: dict[str, Any]) -> None:
+def check_ome_zarr_py_image(src_dir: Path, out_dir: Path, rel: str, attrs_04: dict[str, Any],
+                            added: int = 0) -> None:
     """ome-zarr-py loads the image at ``rel``: all levels with the source's
-    shapes, the smallest level's voxels equal to the source, and the labels
-    the source lists."""
+    shapes (and ``added`` more), the source's smallest level's voxels equal to
+    the source, and the labels the source lists."""
     nodes = read_with_ome_zarr_py(out_dir, rel)
     assert nodes, f"ome-zarr-py finds nothing at {out_dir / rel}"
     node = nodes[0]
@@ -409,10 +418,11 @@ def check_ome_zarr_py_image(src_dir: Path, out_dir: Path, rel: str, attrs_04: di
     paths = [d["path"] for d in attrs_04["multiscales"][0]["datasets"]]
     shapes = [tuple(load_json(src_dir / rel / p / ".zarray")["shape"]) for p in paths]
     got = [tuple(d.shape) for d in node.data]
-    assert got == shapes, f"ome-zarr-py: level shapes {got} != {shapes} at {out_dir / rel}"
+    assert got[: len(shapes)] == shapes and len(got) == len(shapes) + added, (
+        f"ome-zarr-py: level shapes {got} != {shapes} (+ {added} added) at {out_dir / rel}")
     last = join(rel, paths[-1])
     with _quiet():
-        data = np.asarray(node.data[-1])
+        data = np.asarray(node.data[len(shapes) - 1])
     assert_same_voxels(read_v2(src_dir, last), data, f"{out_dir / last} read by ome-zarr-py")
     labels_dir = src_dir / rel / "labels"
     if (labels_dir / ".zgroup").is_file() and "labels" in v2_attrs(src_dir, join(rel, "labels")):
@@ -448,6 +458,7 @@ class Report:
     groups: list[str] = field(default_factory=list)
     arrays: dict[str, dict[str, Any]] = field(default_factory=dict)  # rel -> zarr.json
     images: list[str] = field(default_factory=list)
+    added: dict[str, list[str]] = field(default_factory=dict)  # image -> paths of the levels added
 
 
 def classify(attrs_04: dict[str, Any]) -> str:
@@ -474,6 +485,7 @@ def check_conversion(
     rocrate: bool = True,
     sharded: bool | None = None,
     validators: bool = True,
+    added_levels: bool = False,
 ) -> Report:
     """Assert that ``out_dir`` is a correct OME-Zarr 0.5 conversion of the
     OME-Zarr 0.4 dataset ``src_dir``.
@@ -483,6 +495,8 @@ def check_conversion(
     rocrate: whether ``ro-crate-metadata.json`` must exist (False: must not).
     sharded: True / False to require (un)sharded arrays; None: either.
     validators: run ome-zarr-models, yaozarrs and ome-zarr-py.
+    added_levels: levels may have been added below each image's smallest
+        (listed in ``report.added``; their data is the business of the caller).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     report = Report()
@@ -502,7 +516,10 @@ def check_conversion(
             names = [a["name"] if isinstance(a, dict) else a for a in ms.get("axes", [])]
             for ds in ms.get("datasets", []):
                 axes_of[join(rel, ds["path"])] = names
-        check_group(src_dir, out_dir, rel)
+        added: list[str] | None = [] if added_levels else None
+        check_group(src_dir, out_dir, rel, added)
+        if added:
+            report.added[rel] = added
         report.groups.append(rel)
         if "multiscales" in attrs:
             report.images.append(rel)
@@ -519,7 +536,7 @@ def check_conversion(
         assert not missing, f"arrays written by the test but not found in the source walk: {missing}"
 
     # no zarr.json for anything that was not in the source (e.g. absent wells)
-    known = {rel for rel, _ in nodes}
+    known = {rel for rel, _ in nodes} | {join(image, p) for image, paths in report.added.items() for p in paths}
     for path in out_dir.rglob("zarr.json"):
         rel = path.parent.relative_to(out_dir).as_posix()
         rel = "" if rel == "." else rel
@@ -573,7 +590,7 @@ def run_validators(src_dir: Path, out_dir: Path, report: Report, kinds: dict[str
         check_ome_zarr_py_plate(out_dir, "")
     for rel in report.images:
         if kinds.get(rel) == "image" and not _is_label_image(rel, kinds):
-            check_ome_zarr_py_image(src_dir, out_dir, rel, v2_attrs(src_dir, rel))
+            check_ome_zarr_py_image(src_dir, out_dir, rel, v2_attrs(src_dir, rel), len(report.added.get(rel, [])))
 
 
 def _is_label_image(rel: str, kinds: dict[str, str]) -> bool:

@@ -36,6 +36,7 @@ from .convert import collection as _collection
 from .convert import in_place as _in_place
 from .convert import resave as _resave
 from .convert.layout import parse_shape
+from .convert.levels import parse_add_levels
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
 from .errors import OutputError, UserError, option
@@ -140,6 +141,7 @@ def resave(
     progress: bool = False,
     repair: bool = True,
     verify: bool = False,
+    add_levels: int | bool | str | None = None,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
@@ -159,7 +161,12 @@ def resave(
     is resumed. With ``codec="keep", shards="none"`` the chunks are hard-linked
     (one file system) or copied by the server (one S3 bucket) without being
     read; ``verify=True`` decodes each one first, as every other byte copy does.
+    ``add_levels``: SIZE (``True``: 256): 2x-downsampled levels added below each
+    image's smallest until its y and x are at most SIZE (labels: as many as
+    their image), computed from the smallest level (mean; labels: the most
+    frequent value).
     """
+    size = parse_add_levels(add_levels)
     src = open_location(input, role="input", s3=input_s3)
     out = open_location(output, role="output", s3=output_s3)
     layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
@@ -174,7 +181,7 @@ def resave(
     if executor is None:
         executor = ThreadExecutor(threads)
     return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings,
-                          repair=repair, verify=verify)
+                          repair=repair, verify=verify, add_levels=size)
 
 
 def resave_in_place(
@@ -235,16 +242,19 @@ def write_details(
     details=None,
     overwrite: bool = False,
     repair: bool = True,
+    add_levels: int | bool | str | None = None,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
     """Write the planned shape, chunks and shards of every array to ``output``
-    (a JSON file) instead of converting; edit it and give it back as ``details``."""
+    (a JSON file) instead of converting; edit it and give it back as ``details``
+    (``add_levels``: as for ``resave``, the added arrays listed too)."""
+    size = parse_add_levels(add_levels)
     src = open_location(input, role="input", s3=input_s3)
     out = open_location(output, role="output", s3=output_s3)
     layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
     return _resave.resave_details(src, out, layout=layout, compression=_compression(codec), overwrite=overwrite,
-                                  repair=repair)
+                                  repair=repair, add_levels=size)
 
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
@@ -380,6 +390,7 @@ def resave_collection(
     progress: bool = False,
     repair: bool = True,
     verify: bool = False,
+    add_levels: int | bool | str | None = None,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
     ahead: int | None = None,
@@ -403,6 +414,7 @@ def resave_collection(
     plan then waits for round trips rather than for a CPU); ``spelling``: how
     error messages name options (the command line passes its flags).
     """
+    size = parse_add_levels(add_levels)
     entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
                                     relative=not (input_s3 and input_s3.bucket))
     if isinstance(output_root, Store):
@@ -440,7 +452,7 @@ def resave_collection(
             settings = OutputSettings(overwrite=overwrite, notes=notes, progress=False,
                                       crate=crate_info(where, **fields) if crate else None)
             return _resave.prepare(src, out, layout=layout, compression=compression, settings=settings,
-                                   repair=repair, verify=verify)
+                                   repair=repair, verify=verify, add_levels=size)
         return prepare
 
     for n, entry in enumerate(entries):  # the catalogue is never written into an input

@@ -32,6 +32,8 @@ SPELLING = {
     "in_place": "--in-place",
     "undo_in_place": "--in-place --undo",
     "verify": "--verify",
+    "add_levels": "--output-add-levels",
+    "output_script": "--output-script",
     "rocrate_skip": "--rocrate-skip",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},

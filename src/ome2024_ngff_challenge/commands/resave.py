@@ -121,6 +121,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      "hard-linked or copied by the S3 server instead, unread unless --verify) "
                      "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
                      "source chunks; other arrays are re-encoded with the default")
+    out.add_argument("--output-add-levels", nargs="?", const="256", metavar="SIZE",
+                     help="complete the pyramid: add levels below each image's smallest, each halving y and x "
+                     "(the mean of each 2x2 block, integers rounded half to even; labels: the most frequent value), "
+                     "until y and x are at most SIZE (default 256); label images get as many as their image")
     out.add_argument("--output-write-details", action="store_true",
                      help="write the planned shape/chunks/shards of every array to OUTPUT (a JSON file) "
                      "instead of converting")
@@ -173,6 +177,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 # options that have no meaning for a view added in place (none is accepted
 # there: the view describes the chunks as they are, where they are)
 NOT_IN_PLACE = ("output_chunks", "output_shards", "output_read_details", "output_write_details", "output_script",
+                "output_add_levels",
                 "output_job_script", "job_shards", "job", "dask_scheduler",
                 "output_bucket", "output_endpoint", "output_anon", "output_region")
 # what --undo takes besides INPUT: where it is, and how much to say
@@ -231,7 +236,19 @@ def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
     return runner
 
 
+def unshift_add_levels(args) -> None:
+    """``--output-add-levels INPUT OUTPUT``: argparse took INPUT for SIZE
+    (the flag's value is optional); SIZE is then the default and the paths
+    move back where they belong."""
+    value = args.output_add_levels
+    if value is not None and not value.strip().isdigit() and args.output is None and not args.input_list \
+            and not args.in_place:
+        args.output_add_levels = "256"
+        args.input, args.output = value, args.input
+
+
 def run(args, parser: argparse.ArgumentParser) -> int:
+    unshift_add_levels(args)
     if args.input_list:
         return collection.run(args, parser)
     if args.in_place:
@@ -248,7 +265,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         api.write_details(args.input, args.output, chunks=args.output_chunks, shards=args.output_shards,
                           codec=args.output_codec, details=api.read_details(args.output_read_details, s3=details_s3),
                           overwrite=args.output_overwrite, repair=not args.no_repair,
-                          input_s3=src_s3, output_s3=out_s3)
+                          add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3)
         return 0
     crate = {} if args.rocrate_skip else crate_options(args)
     api.resave(
@@ -258,7 +275,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         overwrite=args.output_overwrite,
         executor=choose_executor(args, parser),
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        verify=args.verify, input_s3=src_s3, output_s3=out_s3,
+        verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3,
         **crate,
     )
     warn_incomplete_crate(args, crate)

@@ -163,6 +163,7 @@ class Conversion:
             "shards": list(job.layout.shards) if job.layout.shards is not None else None,
             "notes": self.settings.notes,
             "repairs": self.plan.repairs_for(job.path),
+            **(job.provenance() if hasattr(job, "provenance") else {}),
         }
 
     def write_array_metadata(self, stats: list[ArrayStats], started: float, threads: int) -> None:

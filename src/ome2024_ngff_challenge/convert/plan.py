@@ -67,6 +67,13 @@ class ArrayJob:
         return self.source.meta.shape
 
     @property
+    def stage(self) -> int:
+        """When its tasks may run: after every task of the earlier stages (an
+        array computed from another array of the output, ``levels``, comes
+        after it); an array read from the input only is in stage 0."""
+        return 0
+
+    @property
     def dtype(self) -> np.dtype:
         """The numpy dtype in memory (object for strings and bytes: see ``vlen``)."""
         return self.source.meta.dtype
@@ -200,11 +207,20 @@ class Plan:
     def n_tasks(self) -> int:
         return sum(a.n_tasks for a in self.arrays)
 
-    def tasks(self):
-        """Every unit of work: (array number, shard grid index)."""
-        for n, job in enumerate(self.arrays):
-            for index in job.task_indices():
-                yield n, index
+    @property
+    def n_stages(self) -> int:
+        return 1 + max((a.stage for a in self.arrays), default=0)
+
+    def tasks(self, stage: int | None = None):
+        """Every unit of work: (array number, shard grid index), stage after
+        stage; with ``stage``, only that stage's. A task may read what the
+        tasks of earlier stages wrote: an executor starts a stage's tasks
+        only once every task of the stages before it is done."""
+        for s in range(self.n_stages) if stage is None else (stage,):
+            for n, job in enumerate(self.arrays):
+                if job.stage == s:
+                    for index in job.task_indices():
+                        yield n, index
 
     def details(self) -> list | dict:
         """The per-array layout, as `--output-write-details` writes it."""

@@ -30,6 +30,7 @@ from ..zarr.v2 import SourceArray
 from ..zarr.v3_metadata import v3_data_type
 from .details import details_by_path
 from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
+from .levels import AddedLevel, add_levels, writable
 from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
@@ -47,12 +48,18 @@ class Planner:
     """Walks a 0.4 hierarchy and collects the plan."""
 
     def __init__(self, src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
-                 repair: bool = True, verbose: bool = True, in_place: bool = False, verify: bool = False):
+                 repair: bool = True, verbose: bool = True, in_place: bool = False, verify: bool = False,
+                 add_levels: int | None = None):
         self.store = src  # where the arrays' chunks are read from
         # the metadata, fetched many at a time ahead of the walk (see prefetch_*)
         self.src = ReadCache(src)
         self.in_place = in_place  # describe the source's chunks where they are (no layout, no codec)
         self.verify = verify  # byte copies decode every chunk, even where a store could copy it unread
+        # levels added below each image's smallest until y and x are at most this (None: none added)
+        self.add_levels = add_levels
+        if add_levels is not None and in_place:
+            msg = f"{src.describe()}: {option('add_levels')} does not go with {option('in_place')} (the view adds no data)"
+            raise UserError(msg)
         self.request = request
         self.compression = compression
         self.creator = creator
@@ -155,7 +162,11 @@ class Planner:
         depth = {g.path: len([p for p in g.path.split("/") if p]) for g in self.plan.groups}
         self.plan.groups.sort(key=lambda g: depth[g.path])  # parents first
 
-    def image(self, path: str, attrs: dict, *, labels: bool, is_label: bool = False) -> None:
+    def image(self, path: str, attrs: dict, *, labels: bool, is_label: bool = False,
+              add: int | None = None) -> None:
+        """An image group (``is_label``: a label image); ``add``: how many
+        levels to add below its smallest (a label image's: its image's), or
+        None for as many as ``add_levels`` needs."""
         where = self.where(path)
         if is_label:
             attrs, notes = repair.empty_image_label_lists(attrs)
@@ -173,9 +184,29 @@ class Planner:
                     shapes[ds] = self.add_array(join(path, ds), ds, names, ms, where).shape
         attrs, notes = repair.identity_transforms(attrs, shapes, where)
         self.repaired(path, notes)
+        added = 0
+        if self.add_levels is not None:
+            attrs, added = self.added_levels(path, attrs, add, is_label=is_label or "image-label" in attrs)
         self.add_group(path, attrs)
         if labels and self.is_group(join(path, "labels")):
-            self.labels(join(path, "labels"), listed)
+            self.labels(join(path, "labels"), listed, added if self.add_levels is not None else None)
+
+    def added_levels(self, path: str, attrs: dict, count: int | None, *, is_label: bool) -> tuple[dict, int]:
+        """The levels added below the image's smallest (``levels``): planned
+        as arrays after it; the attributes that list them and how many."""
+        ms = attrs["multiscales"][0]
+        last = join(path, ms["datasets"][-1]["path"])
+        parent = next(a for a in reversed(self.plan.arrays) if a.path == last)
+        taken = set(self.src.list_dir(path)[0]) if self.src.supports_listing else set()
+        attrs, jobs = add_levels(path, attrs, parent, self.add_levels, count, is_label=is_label, taken=taken,
+                                 where=self.where(path))
+        for job in jobs:
+            self._spatial[job.path] = self._spatial.get(last)
+            self.plan.arrays.append(job)
+        if jobs:
+            self.log.info("%s: %d levels added below '%s' (%s)", self.where(path), len(jobs), last,
+                          ", ".join(",".join(map(str, j.shape)) for j in jobs))
+        return attrs, len(jobs)
 
     def add_array(self, path: str, ds: str, names: list[str], ms: dict, where: str) -> ArrayJob:
         if not self.src.exists(join(path, ".zarray")):
@@ -205,10 +236,11 @@ class Planner:
         )
         return self.plan.arrays[-1]
 
-    def labels(self, path: str, listed: list[str] | None = None) -> None:
+    def labels(self, path: str, listed: list[str] | None = None, add: int | None = None) -> None:
         """A labels group; ``listed``: the label list its image held instead
         (moved here, a repair). A group that lists nothing gets the label images
-        found in it (child groups with multiscales), a repair too."""
+        found in it (child groups with multiscales), a repair too. ``add``:
+        levels added below each label image's smallest (its image's count)."""
         attrs = self.attrs(path)
         where = self.where(path)
         if listed is not None and "labels" not in attrs:
@@ -222,7 +254,7 @@ class Planner:
         self.add_group(path, attrs)
         for name in names:
             label = self.listed_group(path, name, f"label image '{name}' is listed but")
-            self.image(label, self.attrs(label), labels=False, is_label=True)
+            self.image(label, self.attrs(label), labels=False, is_label=True, add=add)
 
     def listed_group(self, parent: str, name: str, what: str) -> str:
         """The path of a group ``parent`` lists; InputError when it has no group."""
@@ -449,8 +481,11 @@ class Planner:
             return
         self.assign_requested_layouts()
         if self.compression is KEEP:
-            for job in self.plan.arrays:
-                self.keep_source_chunks(job)
+            for job in self.plan.arrays:  # a level before the levels added below it
+                if isinstance(job, AddedLevel):
+                    job.compression = writable(job.parent.compression)
+                else:
+                    self.keep_source_chunks(job)
 
     def v3_encoding(self, job: ArrayJob) -> tuple[Compression | None, str]:
         """The Zarr v3 codec that decodes the array's stored chunks as they are,
@@ -570,6 +605,8 @@ class Planner:
 
 
 def build_plan(src: Store, request: LayoutRequest, compression: Compression, creator: dict, *,
-               repair: bool = True, in_place: bool = False, verify: bool = False) -> Plan:
+               repair: bool = True, in_place: bool = False, verify: bool = False,
+               add_levels: int | None = None) -> Plan:
     request.check()
-    return Planner(src, request, compression, creator, repair=repair, in_place=in_place, verify=verify).walk()
+    return Planner(src, request, compression, creator, repair=repair, in_place=in_place, verify=verify,
+                   add_levels=add_levels).walk()

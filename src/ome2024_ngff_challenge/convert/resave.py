@@ -28,13 +28,15 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 
 def plan_conversion(src: Store, layout: LayoutRequest | None = None,
                     compression: Compression | None = None, *, repair: bool = True, in_place: bool = False,
-                    verify: bool = False) -> Plan:
+                    verify: bool = False, add_levels: int | None = None) -> Plan:
     """The plan of converting ``src``: groups, arrays with their layout, tasks
     (``repair``: mend the known defects of real writers, else refuse them;
     ``in_place``: every array described where it is, or refused; ``verify``:
-    byte copies decode every chunk, even where a store could copy it unread)."""
+    byte copies decode every chunk, even where a store could copy it unread;
+    ``add_levels``: levels added below each image's smallest until its y and x
+    are at most this, ``levels``)."""
     plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator(), repair=repair,
-                      in_place=in_place, verify=verify)
+                      in_place=in_place, verify=verify, add_levels=add_levels)
     LOG.info(
         "%s: %d groups, %d arrays, %d tasks, %.1f MB", src.describe(), len(plan.groups),
         len(plan.arrays), plan.n_tasks, plan.nbytes / 1e6,
@@ -62,20 +64,21 @@ def check_planned_metadata(plan: Plan, src: Store) -> None:
 
 
 def prepare(src: Store, out: Store, *, layout: LayoutRequest | None = None, compression: Compression | None = None,
-            settings: OutputSettings | None = None, repair: bool = True, verify: bool = False) -> Conversion:
+            settings: OutputSettings | None = None, repair: bool = True, verify: bool = False,
+            add_levels: int | None = None) -> Conversion:
     """The checked plan of converting ``src`` into ``out``, ready for an
     executor (nothing is written yet)."""
-    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify)
+    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify, add_levels=add_levels)
     check_planned_metadata(plan, src)
     return Conversion(plan, src, out, settings or OutputSettings())
 
 
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
            compression: Compression | None = None, settings: OutputSettings | None = None,
-           repair: bool = True, verify: bool = False) -> Plan:
+           repair: bool = True, verify: bool = False, add_levels: int | None = None) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
     conversion = prepare(src, out, layout=layout, compression=compression, settings=settings, repair=repair,
-                         verify=verify)
+                         verify=verify, add_levels=add_levels)
     executor.execute(conversion)
     return conversion.plan
 
@@ -98,9 +101,10 @@ def undo_in_place(src: Store) -> list[str]:
 
 
 def resave_details(src: Store, out: Store, *, layout: LayoutRequest | None = None,
-                   compression: Compression | None = None, overwrite: bool = False, repair: bool = True) -> Plan:
+                   compression: Compression | None = None, overwrite: bool = False, repair: bool = True,
+                   add_levels: int | None = None) -> Plan:
     """Write the planned layout of every array to ``out`` (a JSON file) instead
     of converting."""
-    plan = plan_conversion(src, layout, compression, repair=repair)
+    plan = plan_conversion(src, layout, compression, repair=repair, add_levels=add_levels)
     write_details(plan, out, overwrite)
     return plan

@@ -26,6 +26,7 @@ from ..zarr.codecs import DecodeError, check_blosc_frame, vlen_decode, vlen_enco
 from ..zarr.data_types import item_nbytes
 from ..zarr.sharding import encode_shard_index, new_shard_index, parse_shard_index, shard_index_size
 from ..zarr.v2 import SourceArray
+from .levels import AddedLevel, parent_chunks_of
 from .stats import TaskResult
 
 if TYPE_CHECKING:
@@ -75,9 +76,7 @@ class ChunkReader:
         """A reader for ``tasks``, run in this order, writing to ``out``: it reads
         ahead the chunks of those that read a remote source (not those whose
         chunks ``out`` copies without reading them)."""
-        return cls((job.source, chunk) for job, index in tasks
-                   if job.source.store.preferred_concurrency and not (job.link and out.can_copy_from(job.source.store))
-                   for chunk in source_chunks_of(job, index))
+        return cls(pair for job, index in tasks for pair in chunks_read_ahead(job, index, out))
 
     def _fill(self) -> None:
         while len(self.ahead) < READ_AHEAD or (len(self.ahead) < MAX_READ_AHEAD and self.held < READ_AHEAD_BYTES):
@@ -106,6 +105,22 @@ class ChunkReader:
             future.cancel()
         self.ahead.clear()
         self.held = 0
+
+
+def chunks_read_ahead(job, index: tuple[int, ...], out: Store) -> list[tuple[SourceArray, tuple[int, ...]]]:
+    """The input's chunks worth reading ahead for the task at ``index`` of
+    ``job``: those of a remote source (not those ``out`` copies without
+    reading them); for a level added below the smallest, those of the input's
+    level it is computed from (none when it reads the output)."""
+    if isinstance(job, AddedLevel):
+        source, chunks = job.parent.source, parent_chunks_of(job, index)
+    elif job.link and out.can_copy_from(job.source.store):
+        return []
+    else:
+        source, chunks = job.source, source_chunks_of(job, index)
+    if not chunks or not source.store.preferred_concurrency:
+        return []
+    return [(source, chunk) for chunk in chunks]
 
 
 def source_chunks_of(job, index: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -320,13 +335,9 @@ def write_task(job, index: tuple[int, ...], out: Store, resume: bool = False,
 
 def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) -> TaskResult:
     cache = SourceChunkCache(job.source, cache_capacity(job), reader)
-    result = TaskResult()
     fill = job.fill
     is_fill = FillTest(fill)
-    encoder = job.compression.encoder()
     chunks = job.layout.chunks
-    shape = job.shape
-    key = task_key(job, index)
 
     def copied(start: tuple[int, ...]) -> bytes | None:
         """Byte copy: the source chunk's stored bytes, once they are known to
@@ -342,13 +353,33 @@ def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) ->
             return None
         return raw
 
+    def block(start: tuple[int, ...], stop: tuple[int, ...]) -> np.ndarray:
+        return read_box(cache, start, stop, fill)
+
+    return stream_task(job, index, out, block, cache, copied if job.byte_copy else None)
+
+
+def stream_task(job, index: tuple[int, ...], out: Store, block_of, counter,
+                copied=None) -> TaskResult:
+    """Write the shard (or chunk) at ``index`` of ``job``'s array, inner chunk
+    by inner chunk: ``block_of(start, stop)`` gives the array's values in that
+    box (``copied(start)``, when given, an inner chunk's encoded bytes as they
+    are, or None); ``counter.bytes_read``: the bytes read for them."""
+    result = TaskResult()
+    fill = job.fill
+    is_fill = FillTest(fill)
+    encoder = job.compression.encoder()
+    chunks = job.layout.chunks
+    shape = job.shape
+    key = task_key(job, index)
+
     def encoded(start: tuple[int, ...]) -> bytes | None:
-        if job.byte_copy:
+        if copied is not None:
             return copied(start)
         stop = tuple(min(a + c, s) for a, c, s in zip(start, chunks, shape))
         if any(b <= a for a, b in zip(start, stop)):
             return None  # wholly outside the array (the edge of a shard)
-        block = padded(read_box(cache, start, stop, fill), chunks, fill)
+        block = padded(block_of(start, stop), chunks, fill)
         if is_fill(block):
             return None
         if job.vlen is not None:  # the vlen codec first, then the compressor on its bytes
@@ -365,7 +396,7 @@ def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) ->
             out.put(key, data)
             result.bytes_written = len(data)
             result.chunks_written = 1
-        result.bytes_read = cache.bytes_read
+        result.bytes_read = counter.bytes_read
         return result
 
     shards = job.layout.shards
@@ -390,5 +421,5 @@ def _write_task(job, index: tuple[int, ...], out: Store, reader: ChunkReader) ->
             index = encode_shard_index(table)
             stream.write(index)
             result.bytes_written = offset + len(index)
-    result.bytes_read = cache.bytes_read
+    result.bytes_read = counter.bytes_read
     return result

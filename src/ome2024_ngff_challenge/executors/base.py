@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from ..convert.output import Conversion
 from ..convert.plan import ArrayJob, Plan
 from ..convert.progress import ByteProgress
-from ..convert.shard_task import ChunkReader, write_task
+from ..convert.level_task import run_task
+from ..convert.shard_task import ChunkReader
 from ..convert.stats import ArrayStats
 from ..errors import UserError
 from ..stores.base import Store
@@ -80,8 +81,15 @@ class TaskExecutor(Executor):
         self.configure(conversion.src, conversion.out)
         resume = conversion.begin(self.mode)
         started = time.time()
+        stats = [ArrayStats() for _ in plan.arrays]
         with ByteProgress(plan.nbytes, enabled=conversion.settings.progress) as progress:
-            stats = self.run_tasks(plan, conversion.out, plan.tasks(), resume=resume, progress=progress.advance)
+            # a stage's tasks read what the stages before it wrote (levels added
+            # below the smallest): each stage starts once the one before is done
+            for stage in range(plan.n_stages):
+                done = self.run_tasks(plan, conversion.out, plan.tasks(stage), resume=resume,
+                                      progress=progress.advance)
+                for total, part in zip(stats, done):
+                    total.merge(part)
         if resume:
             kept = sum(s.tasks_skipped for s in stats)
             conversion.log_resumed(kept)
@@ -107,6 +115,6 @@ def timed_task(job, index: tuple[int, ...], out: Store, resume: bool, reader: Ch
     The thread's CPU time is the task's: a task runs on one thread from start to
     end (its read-ahead threads only wait for I/O), on any executor."""
     start, cpu = time.time(), time.thread_time()
-    result = write_task(job, index, out, resume, reader)
+    result = run_task(job, index, out, resume, reader)
     result.cpu_seconds = time.thread_time() - cpu
     return result, start, time.time()

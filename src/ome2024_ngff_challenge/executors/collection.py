@@ -16,6 +16,11 @@ A dataset that fails (its planning, a task, its metadata) ends alone: its
 tasks still queued are dropped, its output stays unfinished (a re-run resumes
 it), and the others go on. Each dataset's end is reported at once, in the
 calling thread, through ``on_end``.
+
+A dataset whose plan has stages (levels added below the smallest, read from
+the output) is fed stage by stage: at a stage's end it steps aside until its
+tasks in flight are done, the next datasets' tasks filling the pool meanwhile,
+and then goes first again.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class _Dataset:
     begun: float = 0.0  # when its first task was queued
     in_flight: int = 0
     exhausted: bool = False  # every task queued
+    stage: int = 0  # of the tasks being queued
+    waiting: object = None  # the first task of the next stage, held until this stage's tasks are done
     error: Exception | None = None
     done_bytes: int = 0
 
@@ -146,14 +153,24 @@ class CollectionRunner:
                 if not self.ready or self.finishing >= 2 * self.ahead:
                     return
                 ds = self.current = self.ready.popleft()
-                ds.begun = time.time()
-            task = next(ds.tasks, None) if ds.error is None else None
+                ds.begun = ds.begun or time.time()
+            task, ds.waiting = ds.waiting, None
+            if task is None:
+                task = next(ds.tasks, None) if ds.error is None else None
             if task is None:
                 ds.exhausted = True
                 self.current = None
                 self.maybe_finish(ds)
                 continue
             n, index = task
+            stage = ds.conversion.plan.arrays[n].stage
+            if stage != ds.stage:
+                ds.waiting = task
+                if ds.in_flight:  # its tasks read what the earlier stage writes: it waits for them
+                    self.current = None
+                    continue
+                ds.stage = stage
+                continue
             future = self.pool.submit(ds.conversion.plan.arrays[n], index, ds.conversion.out, ds.resume)
             ds.in_flight += 1
             self.in_flight += 1
@@ -187,8 +204,10 @@ class CollectionRunner:
         except Exception as e:  # noqa: BLE001 - the dataset fails alone
             if ds.error is None:
                 ds.error = e
-            if self.current is ds:  # its other tasks are not queued
-                ds.exhausted, self.current = True, None
+            if self.current is ds or ds.waiting is not None:  # its other tasks are not queued
+                ds.exhausted, ds.waiting = True, None
+                if self.current is ds:
+                    self.current = None
         else:
             n, index = task
             ds.stats[n].add(result, start, stop)
@@ -197,6 +216,8 @@ class CollectionRunner:
             if self.progress is not None:
                 self.progress.advance(nbytes)
         self.maybe_finish(ds)
+        if ds.waiting is not None and not ds.in_flight and self.current is not ds:
+            self.ready.appendleft(ds)  # its earlier stage is done: its next stage goes first
 
     def maybe_finish(self, ds: _Dataset) -> None:
         if not ds.exhausted or ds.in_flight:

@@ -8,6 +8,12 @@ it writes those shards (skipping complete ones, so a rerun is cheap), records
 that it is done with its statistics, and whichever line finds every line done
 writes the metadata, so the lines can run in any order, on any machines, any
 number of times.
+
+A plan with stages (levels added below the smallest, computed from the added
+level above them) gets one script per stage, run as waves: ``jobs.sh`` first,
+then ``jobs-wave2.sh`` once every line of ``jobs.sh`` is done, and so on (with
+Slurm, a second array with ``--dependency=afterok`` on the first). A line run
+before its wave's turn writes nothing and says which script to finish first.
 """
 
 from __future__ import annotations
@@ -96,9 +102,16 @@ def default_shards_per_job(plan: Plan) -> int:
     return max(1, min(DEFAULT_SHARDS_PER_JOB, 2**30 // max(1, largest)))
 
 
-def script(jobs: list[Job], command: list[str]) -> str:
+def wave_script(stage: int) -> str:
+    """The script of the jobs of one stage: jobs.sh, then jobs-wave2.sh ..."""
+    return SCRIPT if stage == 0 else f"{JOBS}/jobs-wave{stage + 1}.sh"
+
+
+def script(jobs: list[Job], command: list[str], stage: int = 0) -> str:
     """One line per job: ``command`` (INPUT and OUTPUT last) with its --job."""
     lines = ["#!/bin/sh", "# one conversion job per line; run them in any order, anywhere (e.g. as a job array)"]
+    if stage:
+        lines.append(f"# wave {stage + 1}: run these once every line of {wave_script(stage - 1)} is done")
     lines += [" ".join(shlex.quote(w) for w in [*command[:-2], f"--job={j.spec}", *command[-2:]]) for j in jobs]
     return "\n".join(lines) + "\n"
 
@@ -126,8 +139,9 @@ def remove_bookkeeping(out: Store) -> None:
     recorded = json.loads((out.get(JOBS_LIST) or b"{}").decode())
     for spec in recorded.get("jobs", []):
         out.delete(Job.parse(spec).done_key)
-    for key in (SCRIPT, JOBS_LIST):
-        out.delete(key)
+    for stage in range(recorded.get("stages", 1)):
+        out.delete(wave_script(stage))
+    out.delete(JOBS_LIST)
     out.remove_empty_folders(JOBS)
 
 
@@ -147,10 +161,20 @@ class JobScriptExecutor(Executor):
         conversion.begin(self.mode)
         per_job = self.shards_per_job or default_shards_per_job(plan)
         job_list = partition(plan, per_job)
-        out.put_json(JOBS_LIST, {"jobs": [j.spec for j in job_list]})
-        out.put(SCRIPT, script(job_list, self.command).encode())
-        print(f"{out.describe(SCRIPT)}: {len(job_list)} jobs of up to {per_job} shards; run every line "
-              "(in any order, on any machines); the last one to finish writes the metadata")
+        stage_of = {a.path: a.stage for a in plan.arrays}
+        out.put_json(JOBS_LIST, {"jobs": [j.spec for j in job_list], "stages": plan.n_stages})
+        for stage in range(plan.n_stages):
+            wave = [j for j in job_list if stage_of[j.path] == stage]
+            out.put(wave_script(stage), script(wave, self.command, stage).encode())
+        if plan.n_stages == 1:
+            print(f"{out.describe(SCRIPT)}: {len(job_list)} jobs of up to {per_job} shards; run every line "
+                  "(in any order, on any machines); the last one to finish writes the metadata")
+            return
+        waves = ", then ".join(f"{out.describe(wave_script(s))} ({sum(stage_of[j.path] == s for j in job_list)} "
+                               "jobs)" for s in range(plan.n_stages))
+        print(f"{len(job_list)} jobs of up to {per_job} shards in {plan.n_stages} waves (the levels added below the "
+              f"smallest are computed from the level above): run every line of {waves}; the lines of one wave in "
+              "any order, on any machines; the last one to finish writes the metadata")
 
 
 class JobLineExecutor(Executor):
@@ -168,9 +192,10 @@ class JobLineExecutor(Executor):
         if not conversion.is_prepared(self.mode):
             LOG.warning("%s: already complete; nothing to do", out.describe())
             return
+        n = next(i for i, a in enumerate(plan.arrays) if a.path == self.job.path)
+        self.check_wave(plan.arrays[n], out)
         self.runner.configure(conversion.src, out)
         started = time.time()
-        n = next(i for i, a in enumerate(plan.arrays) if a.path == self.job.path)
         nbytes = sum(plan.arrays[i].task_nbytes(x) for i, x in tasks)
         with ByteProgress(nbytes, enabled=conversion.settings.progress) as progress:
             stats = self.runner.run_tasks(plan, out, tasks, resume=True, progress=progress.advance)
@@ -180,3 +205,18 @@ class JobLineExecutor(Executor):
             return
         conversion.finish([totals.get(a.path, ArrayStats()) for a in plan.arrays], started, self.runner.threads)
         remove_bookkeeping(out)
+
+    def check_wave(self, array, out: Store) -> None:
+        """A line of a later wave reads what the lines of the wave before it
+        write (the level above an added level): refused until they are done."""
+        if not array.stage:
+            return
+        above = array.parent.path
+        recorded = json.loads((out.get(JOBS_LIST) or b"{}").decode())
+        missing = [s for s in recorded.get("jobs", []) if Job.parse(s).path == above
+                   and not out.exists(Job.parse(s).done_key)]
+        if missing:
+            msg = (f"{out.describe()}: {option('job', self.job.spec)} computes '{array.path}' from '{above}', "
+                   f"whose lines are not all done ({len(missing)} left, e.g. {option('job', missing[0])}): run every "
+                   f"line of {out.describe(wave_script(array.stage - 1))} first")
+            raise UserError(msg)

@@ -19,9 +19,10 @@ import os
 import shlex
 import time
 
+from ..convert.levels import AddedLevel
 from ..convert.output import Conversion
 from ..convert.plan import ArrayJob
-from ..errors import OutputError
+from ..errors import OutputError, UserError, option
 from ..stores.base import Store
 from .base import Executor
 
@@ -69,6 +70,11 @@ class ZarrsScriptExecutor(Executor):
 
     def execute(self, conversion: Conversion) -> None:
         plan, src, out = conversion.plan, conversion.src, conversion.out
+        added = [job.path for job in plan.arrays if isinstance(job, AddedLevel)]
+        if added:
+            msg = (f"{out.describe()}: {option('add_levels')} does not go with {option('output_script')}: "
+                   f"zarrs_reencode re-encodes arrays, it cannot compute added levels ({added[0]})")
+            raise UserError(msg)
         started = time.time()
         conversion.begin(self.mode)
         written = {job.path: array_written(out, job) for job in plan.arrays}

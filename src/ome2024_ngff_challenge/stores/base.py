@@ -103,6 +103,13 @@ class Store(ABC):
             return None
         return data[-length:] if length else b"", len(data)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        """``length`` bytes at ``key`` from ``start`` (fewer at its end); None
+        when missing. Backends override this with a ranged read (one inner
+        chunk of a shard); this fallback reads everything."""
+        data = self.get(key)
+        return None if data is None else data[start : start + length]
+
     def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
         """Every key below ``prefix`` (relative to the store's root) with its
         size in bytes, in no particular order: what the location holds, e.g.

@@ -134,6 +134,14 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(start)
+                return f.read(length)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
     def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
         """Every file below ``prefix`` with its size (one stat each)."""
         top = self._path(prefix)

@@ -465,6 +465,21 @@ class S3Store(Store):
         self._bucket_checked = True
         return data, size
 
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        """One ranged GET."""
+        if length <= 0:
+            return b"" if self.exists(key) else None
+        try:
+            data = self._retrying(lambda: bytes(obstore.get_range(self._store, self._path(key), start=start,
+                                                                  length=length)))
+        except NotFoundError as e:
+            self._not_found(e, key, "read")
+            return None
+        except Exception as e:
+            raise self._fail(e, key, "read") from None
+        self._bucket_checked = True
+        return data
+
     def exists(self, key: str) -> bool:
         try:
             self._retrying(lambda: obstore.head(self._store, self._path(key)))

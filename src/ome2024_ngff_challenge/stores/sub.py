@@ -38,6 +38,9 @@ class SubStore(ReadOnlyStore):
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
         return self.inner.get_tail(self._key(key), length)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        return self.inner.get_range(self._key(key), start, length)
+
     def exists(self, key: str) -> bool:
         return self.inner.exists(self._key(key))
 

@@ -78,6 +78,9 @@ class TracedStore(Store):
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
         return self._call("get_tail", key, length)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        return self._call("get_range", key, start, length)
+
     def exists(self, key: str) -> bool:
         return self._call("exists", key)
 

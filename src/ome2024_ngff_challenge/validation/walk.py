@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from ..about import INCOMPLETE_MARK
-from ..errors import UserError
+from ..errors import UserError, option
 from ..ome import v05_rules as rules
 from ..ome.spec import OME_XML
 from ..stores.base import Store, join
@@ -23,6 +23,9 @@ from .report import Report
 LOG = logging.getLogger("ome2024_ngff_challenge")
 MAX_XML_PARSE = 256 * 2**20
 INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+# ome-zarr.js (thumbnails of the OME-NGFF validator, the challenge's gallery)
+# draws an image only from a level of at most this many pixels in y and in x
+VIEWER_MAX_SIZE = 1000
 
 
 @dataclass
@@ -198,6 +201,8 @@ class Validator:
                                       "datasets must go from the largest (highest resolution) to the smallest")
             if first is None:
                 first = ImageInfo(ms.axes, ms.types, shapes)
+                if not is_label:
+                    self.check_smallest_level(path, ms.paths[-1] if ms.paths else "", ms.types, shapes)
         n_channels = None
         if first is not None and "channel" in first.types and first.shapes and first.shapes[0] is not None:
             c = first.types.index("channel")
@@ -211,6 +216,22 @@ class Validator:
             if labels_ome is not None:
                 self.labels(join(path, "labels"), labels_ome, first)
         return first
+
+    def check_smallest_level(self, path: str, name: str, types: list, shapes: list) -> None:
+        """A warning when the smallest level is too large for web viewers'
+        thumbnails and previews."""
+        shape = shapes[-1] if shapes else None
+        if shape is None:
+            return
+        spatial = [i for i, t in enumerate(types) if t == "space" and i < len(shape)][-2:]
+        if len(spatial) < 2:
+            spatial = list(range(max(0, len(shape) - 2), len(shape)))
+        y, x = (shape[i] for i in spatial) if len(spatial) == 2 else (0, 0)
+        if y > VIEWER_MAX_SIZE or x > VIEWER_MAX_SIZE:
+            self.report.warn(path, f"the smallest level ('{name}') is {y}x{x} in y and x: web viewers need one of at most "
+                             f"{VIEWER_MAX_SIZE}x{VIEWER_MAX_SIZE} (ome-zarr.js, which the OME-NGFF validator and the "
+                             f"challenge's gallery use for thumbnails, refuses larger ones); add levels by converting "
+                             f"with 'resave {option('add_levels')}'")
 
     def label_image(self, path: str, ome: dict, attributes: dict, info: ImageInfo | None, parent: ImageInfo | None) -> None:
         if "image-label" not in ome:
