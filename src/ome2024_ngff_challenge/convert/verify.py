@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..about import STATS_KEY
 from ..errors import UserError, option
 from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
@@ -89,7 +90,7 @@ def compare_with_source(validator: Validator, src: Store) -> None:
     for path, arr in arrays.items():
         source = sources.get(path)
         if source is None:
-            report.warn(path, "not in the source: not compared")
+            report.warn(path, f"{added_from(out, path) or 'not in the source'}: not compared")
             continue
         meta = source.meta
         if tuple(meta.shape) != arr.shape:
@@ -101,6 +102,17 @@ def compare_with_source(validator: Validator, src: Store) -> None:
         LOG.info("comparing %s", out.describe(path))
         if compare_array(path, arr, source, out, report):
             report.compared += 1
+
+
+def added_from(out: Store, path: str) -> str | None:
+    """For a level the conversion added below the smallest (``add_levels``):
+    what it says it was computed from."""
+    try:
+        meta = out.get_json(join(path, "zarr.json"))
+        added = meta["attributes"][STATS_KEY]["added_level"]
+        return f"a level added by the conversion (computed from '{added['from']}')"
+    except (UserError, KeyError, TypeError):
+        return None
 
 
 def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -> bool:
