@@ -388,6 +388,10 @@ def test_the_flag_without_a_value_before_the_paths(tmp_path, convert, image_2d):
     run = convert("resave", "--output-add-levels", src, out, "--cc-by")
     assert run.rc == 0, str(run)
     assert output_levels(out)[0] == ["0", "1"]  # 100x90 -> 50x45: small enough already
+    # between INPUT and OUTPUT the flag takes OUTPUT for its value: said in one line
+    run = convert("resave", src, "--output-add-levels", tmp_path / "other.zarr")
+    assert run.rc == 2
+    checks.assert_one_line_error(run.err, "other.zarr", "--output-add-levels=SIZE")
 
 
 @pytest.mark.parametrize("other", [["--in-place"], ["--output-script"]])

@@ -85,6 +85,15 @@ NOT_IN_JOBS = {"output_job_script", "job_shards", "job", "output_overwrite", "in
                "in_place", "undo"}
 
 
+class SizeBeforePaths(argparse.Action):
+    """An option whose value is optional: records whether it came before
+    INPUT, where argparse takes INPUT for its value (``unshift_add_levels``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.add_levels_before_input = getattr(namespace, "input", None) is None
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "resave",
@@ -121,7 +130,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      "hard-linked or copied by the S3 server instead, unread unless --verify) "
                      "where the source is Blosc, zstd, gzip or uncompressed and the output chunks are the "
                      "source chunks; other arrays are re-encoded with the default")
-    out.add_argument("--output-add-levels", nargs="?", const="256", metavar="SIZE",
+    out.add_argument("--output-add-levels", nargs="?", const="256", metavar="SIZE", action=SizeBeforePaths,
                      help="complete the pyramid: add levels below each image's smallest, each halving y and x "
                      "(the mean of each 2x2 block, integers rounded half to even; labels: the most frequent value), "
                      "until y and x are at most SIZE (default 256); label images get as many as their image")
@@ -236,19 +245,23 @@ def choose_executor(args, parser: argparse.ArgumentParser) -> Executor:
     return runner
 
 
-def unshift_add_levels(args) -> None:
+def unshift_add_levels(args, parser: argparse.ArgumentParser) -> None:
     """``--output-add-levels INPUT OUTPUT``: argparse took INPUT for SIZE
     (the flag's value is optional); SIZE is then the default and the paths
-    move back where they belong."""
+    move back where they belong. Between INPUT and OUTPUT it took OUTPUT:
+    refused, saying so."""
     value = args.output_add_levels
-    if value is not None and not value.strip().isdigit() and args.output is None and not args.input_list \
-            and not args.in_place:
-        args.output_add_levels = "256"
-        args.input, args.output = value, args.input
+    if value is None or value.strip().isdigit() or args.output is not None or args.input_list or args.in_place:
+        return
+    if not getattr(args, "add_levels_before_input", False):
+        parser.error(f"--output-add-levels took {value!r} for its SIZE: write --output-add-levels=SIZE, or put "
+                     "the flag before INPUT or after OUTPUT")
+    args.output_add_levels = "256"
+    args.input, args.output = value, args.input
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
-    unshift_add_levels(args)
+    unshift_add_levels(args, parser)
     if args.input_list:
         return collection.run(args, parser)
     if args.in_place:

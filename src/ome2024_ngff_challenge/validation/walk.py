@@ -46,6 +46,7 @@ class Validator:
         self.arrays: dict[str, V3Array] = {}  # readable arrays, by path
         self.attributes: dict[str, dict] = {}  # group attributes, by path
         self.visited: set[str] = set()
+        self.too_large: list[tuple[str, str, int, int]] = []  # images viewers cannot preview: (path, level, y, x)
 
     # -- nodes -------------------------------------------------------------
 
@@ -160,6 +161,7 @@ class Validator:
                 self.labels("", ome, None)
             else:
                 report.error("", "attributes.ome has none of multiscales, plate, well, labels or bioformats2raw.layout")
+        self.warn_too_large()
         why = rules.schemas_unavailable()
         if why is not None:
             report.warn("", f"{why}: the official OME-Zarr 0.5 JSON schemas were not applied (the other rules were)")
@@ -218,8 +220,8 @@ class Validator:
         return first
 
     def check_smallest_level(self, path: str, name: str, types: list, shapes: list) -> None:
-        """A warning when the smallest level is too large for web viewers'
-        thumbnails and previews."""
+        """Note an image whose smallest level is too large for web viewers'
+        thumbnails and previews (``warn_too_large``)."""
         shape = shapes[-1] if shapes else None
         if shape is None:
             return
@@ -228,10 +230,20 @@ class Validator:
             spatial = list(range(max(0, len(shape) - 2), len(shape)))
         y, x = (shape[i] for i in spatial) if len(spatial) == 2 else (0, 0)
         if y > VIEWER_MAX_SIZE or x > VIEWER_MAX_SIZE:
-            self.report.warn(path, f"the smallest level ('{name}') is {y}x{x} in y and x: web viewers need one of at most "
-                             f"{VIEWER_MAX_SIZE}x{VIEWER_MAX_SIZE} (ome-zarr.js, which the OME-NGFF validator and the "
-                             f"challenge's gallery use for thumbnails, refuses larger ones); add levels by converting "
-                             f"with 'resave {option('add_levels')}'")
+            self.too_large.append((path, name, y, x))
+
+    def warn_too_large(self) -> None:
+        """One warning for the images viewers cannot preview (the first named,
+        the others counted: a plate may have thousands of fields)."""
+        if not self.too_large:
+            return
+        path, name, y, x = self.too_large[0]
+        more = len(self.too_large) - 1
+        others = f" (and {more} more image{'s' if more > 1 else ''})" if more else ""
+        self.report.warn(path, f"the smallest level ('{name}') is {y}x{x} in y and x{others}: web viewers need one of "
+                         f"at most {VIEWER_MAX_SIZE}x{VIEWER_MAX_SIZE} (ome-zarr.js, which the OME-NGFF validator and "
+                         "the challenge's gallery use for thumbnails, refuses larger ones); add levels by converting "
+                         f"with 'resave {option('add_levels')}'")
 
     def label_image(self, path: str, ome: dict, attributes: dict, info: ImageInfo | None, parent: ImageInfo | None) -> None:
         if "image-label" not in ome:
