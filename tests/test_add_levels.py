@@ -373,6 +373,17 @@ def test_validate_warns_about_a_smallest_level_too_large_for_viewers(tmp_path, c
     assert output_levels(completed)[0] == ["0", "1", "2", "3"]  # 600x550, 300x275, 150x138
 
 
+def test_validate_warns_once_for_many_images(tmp_path, convert):
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    zeros = np.zeros((1, 1, 1, 1001, 1100), dtype="|u1")
+    samples.write_bioformats2raw(src, [{"data": zeros, "axes": "tczyx", "chunks": (1, 1, 1, 1001, 1100),
+                                        "skip_empty_chunks": True}] * 2)
+    assert convert("resave", "--cc-by", src, out).rc == 0
+    run = convert("validate", out)
+    warnings = [ln for ln in (run.out + run.err).splitlines() if "smallest level" in ln]
+    assert len(warnings) == 1 and "(and 1 more image)" in warnings[0], warnings
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5"])
 def test_a_bad_size_is_one_line(value, tmp_path, convert, image_2d):
     src, _ = image_2d

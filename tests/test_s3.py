@@ -725,3 +725,20 @@ def test_unsharded_byte_copy_s3_to_s3_is_copied_by_the_server(signed, tmp_path):
             assert source.received < size / 20, (source.received, size)
         else:
             assert source.received > size / 2, (source.received, size)
+
+
+def test_added_levels_read_back_from_s3(signed, tmp_path, convert):
+    """--output-add-levels to a bucket: the levels below the first added one
+    are computed from it where it was written (ranged reads of its shards)."""
+    s3 = signed
+    src, local = tmp_path / "in.zarr", tmp_path / "local.zarr"
+    build_image_2d(src)
+    assert convert("resave", "--cc-by", "--output-add-levels=10", src, local).rc == 0
+    prefix = unique("out.zarr")
+    run = convert("resave", "--cc-by", "--output-add-levels=10", "--output-shards=16,16", "--output-chunks=8,8",
+                  f"--output-bucket={PRIVATE}", endpoint(s3, "output"), src, prefix)
+    assert run.rc == 0, str(run)
+    out = downloaded(s3, PRIVATE, prefix, tmp_path)
+    checks.check_conversion(src, out, added_levels=True)
+    for level in ("2", "3", "4"):  # 25x23, 13x12, 7x6
+        checks.assert_same_voxels(checks.read_v3_zarr(local, level), checks.read_v3_zarr(out, level), level)
