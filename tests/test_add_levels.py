@@ -358,6 +358,24 @@ def test_dask_equals_local(tmp_path, convert):
 # -- validate, and what is refused ---------------------------------------------------
 
 
+def test_validate_against_the_source_recomputes_the_added_levels(tmp_path, convert, monkeypatch, image_with_labels):
+    from ome2024_ngff_challenge.convert import level_task
+
+    src, _ = image_with_labels
+    good, bad = tmp_path / "good.zarr", tmp_path / "bad.zarr"
+    assert convert("resave", "--cc-by", "--output-add-levels=10", src, good).rc == 0
+    run = convert("validate", good, "--against", src)
+    assert run.rc == 0 and "12 compared voxel by voxel" in run.out and "not compared" not in run.out + run.err, str(run)
+
+    real = level_task.reduce_block
+    monkeypatch.setattr(level_task, "reduce_block",  # off by one in the labels' second added level
+                        lambda block, axes, method: real(block, axes, method) + (method == "mode" and block.shape[-1] < 20))
+    assert convert("resave", "--cc-by", "--output-add-levels=10", src, bad).rc == 0
+    run = convert("validate", bad, "--against", src)
+    assert run.rc != 0
+    assert "labels/cells/3: voxel" in run.out + run.err and "labels/cells/2:" not in run.out + run.err, str(run)
+
+
 def test_validate_warns_about_a_smallest_level_too_large_for_viewers(tmp_path, convert):
     src, plain, completed = tmp_path / "in.zarr", tmp_path / "plain.zarr", tmp_path / "completed.zarr"
     samples.write_image(src, [np.zeros((1, 1200, 1100), dtype="|u1")], "zyx", chunks=(1, 600, 550),
@@ -425,6 +443,8 @@ def test_api(tmp_path, image_2d):
     assert plan.n_stages == 3
     report = ngff.validate(tmp_path / "out.zarr", against=src)
     assert report.valid, report.errors
+    assert report.compared == 5  # the added levels recomputed from the source too
+    assert not [w for w in report.warnings if "compared" in w["message"]], report.warnings
     from ome2024_ngff_challenge.errors import UserError
 
     with pytest.raises(UserError, match="add_levels=0: expected a positive integer"):

@@ -116,7 +116,7 @@ class AddedLevel(ArrayJob):
 
     def provenance(self) -> dict:
         """What its statistics record about how it was made."""
-        return {"added_level": {"from": self.parent.path, "method": METHODS[self.method]}}
+        return {"added_level": {"from": self.parent.path, "reduction": self.method, "method": METHODS[self.method]}}
 
 
 def parent_chunks_of(job: AddedLevel, index: tuple[int, ...]) -> list[tuple[int, ...]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
 from ..zarr.v3_read import DecodeError, V3Array, parse_array_meta
 from ..validation.report import Report
+from .downsample import MEAN, MODE, halved, parent_box, reduce_block
 from .plan import LayoutRequest
 from .planner import Planner
 
@@ -31,6 +33,10 @@ LOG = logging.getLogger("ome2024_ngff_challenge")
 # decoded inner chunk), bounded by count and by uncompressed size
 MAX_COMPARE_THREADS = 8
 MAX_COMPARE_BYTES = 1024 * 2**20
+# a level the conversion added is recomputed from the source's smallest level
+# (through the added levels above it) inner chunk by inner chunk, where the
+# box of the source that one inner chunk comes from is at most this large
+MAX_RECOMPUTE_BYTES = 256 * 2**20
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -90,8 +96,10 @@ def compare_with_source(validator: Validator, src: Store) -> None:
     for path, arr in arrays.items():
         source = sources.get(path)
         if source is None:
-            report.warn(path, f"{added_from(out, path) or 'not in the source'}: not compared")
-            continue
+            source, why = added_level_reference(out, path, arr, sources, arrays)
+            if source is None:
+                report.warn(path, f"{why}: not compared")
+                continue
         meta = source.meta
         if tuple(meta.shape) != arr.shape:
             report.error(path, f"shape {list(arr.shape)} differs from the source's {list(meta.shape)}")
@@ -104,15 +112,62 @@ def compare_with_source(validator: Validator, src: Store) -> None:
             report.compared += 1
 
 
-def added_from(out: Store, path: str) -> str | None:
+def added_from(out: Store, path: str) -> tuple[str, str] | None:
     """For a level the conversion added below the smallest (``add_levels``):
-    what it says it was computed from."""
+    (the level it says it was computed from, its reduction)."""
     try:
-        meta = out.get_json(join(path, "zarr.json"))
-        added = meta["attributes"][STATS_KEY]["added_level"]
-        return f"a level added by the conversion (computed from '{added['from']}')"
+        added = out.get_json(join(path, "zarr.json"))["attributes"][STATS_KEY]["added_level"]
     except (UserError, KeyError, TypeError):
         return None
+    if not isinstance(added, dict) or not isinstance(added.get("from"), str) or added.get("reduction") not in (MEAN, MODE):
+        return None
+    return added["from"], added["reduction"]
+
+
+class AddedLevelReference:
+    """What a level the conversion added must hold, recomputed from the
+    source's level it descends from (``steps``: (shape above, axes halved,
+    reduction), from that level down), as ``compare_array`` reads a source."""
+
+    def __init__(self, base, steps: list[tuple[tuple[int, ...], tuple[int, ...], str]], shape: tuple[int, ...]):
+        self.base, self.steps = base, steps
+        self.meta = type("Meta", (), {"shape": shape, "dtype": base.meta.dtype, "object_codec": None})
+
+    def box(self, region: tuple[slice, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        start, stop = tuple(s.start for s in region), tuple(s.stop for s in region)
+        for above, axes, _ in reversed(self.steps):
+            start, stop = parent_box(start, stop, axes, above)
+        return start, stop
+
+    def read_region(self, region: tuple[slice, ...]) -> np.ndarray:
+        start, stop = self.box(region)
+        block = self.base.read_region(tuple(slice(a, b) for a, b in zip(start, stop)))
+        for _, axes, reduction in self.steps:
+            block = reduce_block(block, axes, reduction)
+        return block
+
+
+def added_level_reference(out: Store, path: str, arr: V3Array, sources: dict, arrays: dict):
+    """(the reference of an added level, None) or (None, why it has none)."""
+    steps, shape, at = [], arr.shape, path
+    while at not in sources:
+        found = added_from(out, at)
+        if found is None:
+            return None, "not in the source" if at == path else f"not in the source (nor '{at}' it comes from)"
+        above, reduction = found
+        above_shape = sources[above].meta.shape if above in sources else arrays[above].shape if above in arrays else None
+        if above_shape is None or len(above_shape) != len(shape):
+            return None, f"a level added by the conversion, from '{above}', which cannot be read"
+        axes = tuple(a for a, (p, s) in enumerate(zip(above_shape, shape)) if p != s)
+        if halved(above_shape, axes) != tuple(shape):
+            return None, f"a level added by the conversion whose shape is not that of '{above}' halved"
+        steps.insert(0, (tuple(above_shape), axes, reduction))
+        at, shape = above, above_shape
+    reference = AddedLevelReference(sources[at], steps, arr.shape)
+    start, stop = reference.box(tuple(slice(0, min(c, s)) for c, s in zip(arr.inner_chunks, arr.shape)))
+    if math.prod(b - a for a, b in zip(start, stop)) * reference.meta.dtype.itemsize > MAX_RECOMPUTE_BYTES:
+        return None, f"a level added by the conversion, too far below '{at}' to recompute it from the source"
+    return reference, ""
 
 
 def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -> bool:
