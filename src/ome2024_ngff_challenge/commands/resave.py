@@ -46,6 +46,8 @@ examples:
         --output-shards=1,1,1,2048,2048 in.zarr out.zarr
   copy the compressed source chunks into shards as they are (fastest; Blosc/zstd/gzip sources):
     ome2024-ngff-challenge resave --cc-by --output-codec=keep in.zarr out.zarr
+  complete a pyramid that stops too early for web viewers (levels added until y and x <= 256):
+    ome2024-ngff-challenge resave --cc-by --output-add-levels in.zarr out.zarr
   unsharded Zarr v3 (chunks are the stored objects):
     ome2024-ngff-challenge resave --cc0 --output-shards=none in.zarr out.zarr
 
