@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import inspect
 import http.server
 import json
 import os
@@ -49,6 +48,7 @@ KINDS = {
     "byte copy unsharded (linked chunks)": (build_image_with_labels, {"codec": "keep", "shards": "none"}),
     "small shards": (build_image_with_labels, {"chunks": (1, 16, 16), "shards": (2, 32, 32)}),
     "view added in place": (build_bioformats2raw, "in place"),
+    "levels added": (build_plate, {"add_levels": 8}),
 }
 
 
@@ -67,6 +67,12 @@ def convert(kind: str, tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
         return src, expected
     out = tmp_path / "site" / "out.zarr"
     api.resave(src, out, **CRATE, **options)
+    if options.get("add_levels"):  # the added levels, as zarr-python reads them (test_add_levels checks their values)
+        for path in out.rglob("zarr.json"):
+            rel = path.parent.relative_to(out).as_posix()
+            if rel not in expected and json.loads(path.read_text())["node_type"] == "array":
+                expected[rel] = checks.read_v3_zarr(out, rel)
+        assert len(expected) > len(build(tmp_path / "again.zarr")), "no level was added"
     return out, expected
 
 
@@ -220,15 +226,9 @@ def test_render_thumbnail_of_images_and_plate_fields(tmp_path):
     """The thumbnails of the validator and the gallery: the smallest level
     drawn as a PNG (its size that level's), for plate fields, a
     bioformats2raw series, an image with labels and an image whose smallest
-    level is just under ome-zarr.js's 1000 x 1000 limit; and for an image
-    whose only level is over the limit once its pyramid is completed
-    (``add_levels``, issue 13 part 1). Without it (``api.resave`` does not
-    take ``add_levels`` before that branch lands) that image is refused, as
-    issue 13 says.
-
-    TODO(issue 13): once ``add_levels`` is on main, drop the fallback below
-    (the "too big" image must always render) and add completed images of other
-    kinds (a plate's field, labels) to ``must_render``."""
+    level is just under ome-zarr.js's 1000 x 1000 limit; and for an image, a
+    plate's field and an image with labels whose only level is over the limit
+    once their pyramid is completed (``add_levels``, issue 13 part 1)."""
     site = tmp_path / "site"
     build_plate(tmp_path / "plate.zarr")
     api.resave(tmp_path / "plate.zarr", site / "plate.zarr", **CRATE)
@@ -240,25 +240,32 @@ def test_render_thumbnail_of_images_and_plate_fields(tmp_path):
     samples.write_image(tmp_path / "near.zarr", big, "cyx", levels=2, chunks=(1, 512, 512))
     api.resave(tmp_path / "near.zarr", site / "near-limit.zarr", **CRATE)
     samples.write_image(tmp_path / "over.zarr", big[:, :1100, :1040], "cyx", levels=1, chunks=(1, 512, 512))
-    completed = "add_levels" in inspect.signature(api.resave).parameters
-    api.resave(tmp_path / "over.zarr", site / "too-big.zarr", **CRATE, **({"add_levels": True} if completed else {}))
-    must_render = ["plate.zarr/A/1/0", "plate.zarr/B/2/1", "labels.zarr", "bf2raw.zarr/0", "near-limit.zarr"]
-    must_render += ["too-big.zarr"] if completed else []
+    api.resave(tmp_path / "over.zarr", site / "too-big.zarr", **CRATE, add_levels=True)
+    api.resave(tmp_path / "over.zarr", site / "not-completed.zarr", **CRATE)
+    samples.write_plate(tmp_path / "big-plate.zarr", ["A"], ["1"], ["A/1"], 1, image_shape=(1, 1100, 1040),
+                        levels=1, chunks=(1, 512, 512), dtype="|u1")
+    api.resave(tmp_path / "big-plate.zarr", site / "big-plate.zarr", **CRATE, add_levels=True)
+    samples.write_image(tmp_path / "big-labels.zarr", big[:, :1100, :1040], "cyx", levels=1, chunks=(1, 512, 512))
+    samples.write_labels(tmp_path / "big-labels.zarr", {"cells": samples.label_blobs((1, 1100, 1040), 5, "<u4", 3)},
+                         "cyx", chunks=(1, 512, 512))
+    api.resave(tmp_path / "big-labels.zarr", site / "big-labels.zarr", **CRATE, add_levels=True)
+    must_render = ["plate.zarr/A/1/0", "plate.zarr/B/2/1", "labels.zarr", "bf2raw.zarr/0", "near-limit.zarr",
+                   "too-big.zarr", "big-plate.zarr/A/1/0", "big-labels.zarr"]
     sizes = {p: smallest_level(site / p) for p in must_render}
     assert sizes["plate.zarr/A/1/0"] == (24, 20) and sizes["near-limit.zarr"] == (800, 900)
+    assert sizes["too-big.zarr"] == sizes["big-plate.zarr/A/1/0"] == sizes["big-labels.zarr"] == (130, 138)
     with api.serve(site) as server:
         server.record_requests()
-        urls = [server.url_of(p) for p in must_render] + ([] if completed else [server.url_of("too-big.zarr")])
+        urls = [server.url_of(p) for p in must_render] + [server.url_of("not-completed.zarr")]
         results = render_thumbnails(urls, tmp_path)
         requests = server.requests
     assert [r["url"] for r in results] == urls
-    for path, result in zip(must_render, results):
+    refused = results.pop()  # the same image, its pyramid not completed: over the limit
+    assert "maxSize" in refused.get("error", ""), refused
+    for path, result in zip(must_render, results, strict=True):
         assert "error" not in result, f"{path}: {result['error']}"
         assert png_size(result["png"]) == sizes[path] == (result["width"], result["height"]), path
         assert result["colours"] > 1, f"{path}: the thumbnail is one colour"
-    if not completed:
-        refused = results[-1]
-        assert "maxSize" in refused.get("error", ""), refused
     # read from another origin: the answers' CORS let the page see them; the
     # probes for a Zarr v2 .zattrs were 404s; shards were read by ranges
     assert {code for _, _, code in requests} <= {200, 204, 206, 404}, requests
