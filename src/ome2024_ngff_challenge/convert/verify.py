@@ -11,6 +11,7 @@ import math
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -131,7 +132,7 @@ class AddedLevelReference:
 
     def __init__(self, base, steps: list[tuple[tuple[int, ...], tuple[int, ...], str]], shape: tuple[int, ...]):
         self.base, self.steps = base, steps
-        self.meta = type("Meta", (), {"shape": shape, "dtype": base.meta.dtype, "object_codec": None})
+        self.meta = SimpleNamespace(shape=shape, dtype=base.meta.dtype, object_codec=None)
 
     def box(self, region: tuple[slice, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         start, stop = tuple(s.start for s in region), tuple(s.stop for s in region)
