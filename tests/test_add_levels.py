@@ -96,12 +96,15 @@ def check_added(src: Path, out: Path, image: str, n_source: int, method: str) ->
 # -- intensities -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", ["|u1", "<u2", ">u2", "<i2", "<i8", "<f4"])
+@pytest.mark.parametrize("dtype", ["|u1", "<u2", ">u2", "<i2", "<i8", "<u8", "<f4", "|b1"])
 def test_intensities_equal_the_reference(dtype, tmp_path, convert):
     rng = np.random.default_rng(5)
     shape = (101, 67)  # odd: blocks of 2 and 1 pixels at the edges
-    if dtype == "<i8":  # near the limits: a sum of 4 would overflow
-        data = rng.integers(-(2**63), 2**63 - 1, size=shape, dtype=np.int64, endpoint=True)
+    if dtype in ("<i8", "<u8"):  # near the limits: a sum of 4 would overflow
+        info = np.iinfo(np.dtype(dtype))
+        data = rng.integers(info.min, info.max, size=shape, dtype=np.dtype(dtype), endpoint=True)
+    elif dtype == "|b1":  # categorical: the most frequent value, as for labels
+        data = rng.random(shape) < 0.4
     elif dtype == "<f4":
         data = rng.normal(100, 50, size=shape).astype("<f4")
     else:
@@ -112,7 +115,7 @@ def test_intensities_equal_the_reference(dtype, tmp_path, convert):
     run = convert("resave", "--cc-by", "--output-add-levels=16", src, out)
     assert run.rc == 0, str(run)
     # 101x67 -> 51x34 -> 26x17 -> 13x9: three levels, the 2nd and 3rd read from the output
-    assert check_added(src, out, "", 1, "mean") == 3
+    assert check_added(src, out, "", 1, "mode" if dtype == "|b1" else "mean") == 3
     assert checks.read_v3_tensorstore(out, "3").shape == (13, 9)
     checks.check_conversion(src, out, added_levels=True)
 
