@@ -274,10 +274,10 @@ from ome2024_ngff_challenge.convert import level_task
 from ome2024_ngff_challenge.commands.main import main
 real = level_task.write_level_task
 
-def killed(job, index, out):
+def killed(job, index, out, *rest):
     if job.stage == 1:  # the second added level: the first is written, the rest not
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(job, index, out)
+    return real(job, index, out, *rest)
 
 level_task.write_level_task = killed
 sys.exit(main(sys.argv[1:]))

@@ -742,3 +742,18 @@ def test_added_levels_read_back_from_s3(signed, tmp_path, convert):
     checks.check_conversion(src, out, added_levels=True)
     for level in ("2", "3", "4"):  # 25x23, 13x12, 7x6
         checks.assert_same_voxels(checks.read_v3_zarr(local, level), checks.read_v3_zarr(out, level), level)
+
+
+def test_added_levels_from_s3_input(signed, tmp_path, convert):
+    """From a bucket, the first added level's input chunks are read ahead
+    with the conversion's (ChunkReader.for_tasks)."""
+    s3 = signed
+    src, expected, prefix = uploaded(s3, tmp_path, "labels")
+    local, out = tmp_path / "local" / "out.zarr", tmp_path / "s3" / "out.zarr"
+    assert convert("resave", "--cc-by", "--output-add-levels=10", src, local).rc == 0
+    run = convert("resave", "--cc-by", "--output-add-levels=10", f"--input-bucket={PRIVATE}", endpoint(s3, "input"),
+                  prefix, out)
+    assert run.rc == 0, str(run)
+    checks.check_conversion(src, out, expected=expected, added_levels=True)
+    for level in ("2", "3", "labels/cells/2", "labels/cells/3"):
+        checks.assert_same_voxels(checks.read_v3_zarr(local, level), checks.read_v3_zarr(out, level), level)
