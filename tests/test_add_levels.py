@@ -344,6 +344,19 @@ def test_collection_feeds_the_stages_in_order(tmp_path, convert):
         assert check_added(tmp_path / f"in{n}.zarr", out, "labels/cells", 1, "mode") == 3
 
 
+def test_collection_takes_a_bare_flag_before_the_output_root(tmp_path, convert):
+    """"--output-add-levels OUTPUT_ROOT": argparse takes the root for SIZE; it
+    is put back, and SIZE is the default (256)."""
+    samples.write_image(tmp_path / "in.zarr", samples.pattern((600, 520), "|u1", 4), "yx", levels=1,
+                        chunks=(128, 128))
+    (tmp_path / "list.csv").write_text("input\nin.zarr\n")
+    root = tmp_path / "converted"
+    run = convert("resave", "--cc-by", "--input-list", tmp_path / "list.csv", "--output-add-levels", root)
+    assert run.rc == 0, str(run)
+    datasets = checks.v3_meta(root / "in.zarr", "")["attributes"]["ome"]["multiscales"][0]["datasets"]
+    assert len(datasets) == 3  # 600 x 520 -> 300 x 260 -> 150 x 130
+
+
 def test_dask_equals_local(tmp_path, convert):
     pytest.importorskip("distributed")
     from dask_cluster import Cluster

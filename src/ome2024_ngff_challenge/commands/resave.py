@@ -105,7 +105,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", metavar="INPUT", help="the OME-Zarr 0.4 dataset (a folder)")
+    # optional for argparse only: "--output-add-levels INPUT ..." leaves it empty (unshift_add_levels)
+    parser.add_argument("input", metavar="INPUT", nargs="?", help="the OME-Zarr 0.4 dataset (a folder)")
     parser.add_argument("output", metavar="OUTPUT", nargs="?",
                         help="the OME-Zarr 0.5 dataset to create (a JSON file with --output-write-details; "
                         "none with --in-place)")
@@ -253,6 +254,9 @@ def unshift_add_levels(args, parser: argparse.ArgumentParser) -> None:
     move back where they belong. Between INPUT and OUTPUT it took OUTPUT:
     refused, saying so."""
     value = args.output_add_levels
+    if args.input_list and args.input is None and value is not None and not value.strip().isdigit():
+        args.output_add_levels, args.input = "256", value  # "--output-add-levels OUTPUT_ROOT"
+        return
     if value is None or value.strip().isdigit() or args.output is not None or args.input_list or args.in_place:
         return
     if not getattr(args, "add_levels_before_input", False):
@@ -264,6 +268,8 @@ def unshift_add_levels(args, parser: argparse.ArgumentParser) -> None:
 
 def run(args, parser: argparse.ArgumentParser) -> int:
     unshift_add_levels(args, parser)
+    if args.input is None:
+        parser.error("the following arguments are required: " + ("OUTPUT_ROOT" if args.input_list else "INPUT"))
     if args.input_list:
         return collection.run(args, parser)
     if args.in_place:
