@@ -428,17 +428,21 @@ class S3Store(Store):
         path = self._path(key)
         return f"s3://{self.bucket}/{path}"
 
-    def get(self, key: str) -> bytes | None:
+    def _read(self, key: str, request: Callable[[], T]) -> T | None:
+        """``request()`` (a GET of ``key``), retried; None when the key is
+        missing. Either answer shows the bucket exists (see ``exists``)."""
         try:
-            data = self._retrying(lambda: bytes(obstore.get(self._store, self._path(key)).bytes()))
+            data = self._retrying(request)
         except NotFoundError as e:
             self._not_found(e, key, "read")
-            self._bucket_checked = True
-            return None
+            data = None
         except Exception as e:
             raise self._fail(e, key, "read") from None
         self._bucket_checked = True
         return data
+
+    def get(self, key: str) -> bytes | None:
+        return self._read(key, lambda: bytes(obstore.get(self._store, self._path(key)).bytes()))
 
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
         """The last ``length`` bytes at ``key`` and its size: one ranged GET."""
@@ -455,30 +459,14 @@ class S3Store(Store):
             result = obstore.get(self._store, self._path(key), options={"range": {"suffix": length}})
             return bytes(result.bytes()), int(result.meta["size"])
 
-        try:
-            data, size = self._retrying(ranged)
-        except NotFoundError as e:
-            self._not_found(e, key, "read")
-            return None
-        except Exception as e:
-            raise self._fail(e, key, "read") from None
-        self._bucket_checked = True
-        return data, size
+        return self._read(key, ranged)
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         """One ranged GET."""
         if length <= 0:
             return b"" if self.exists(key) else None
-        try:
-            data = self._retrying(lambda: bytes(obstore.get_range(self._store, self._path(key), start=start,
-                                                                  length=length)))
-        except NotFoundError as e:
-            self._not_found(e, key, "read")
-            return None
-        except Exception as e:
-            raise self._fail(e, key, "read") from None
-        self._bucket_checked = True
-        return data
+        return self._read(key, lambda: bytes(obstore.get_range(self._store, self._path(key), start=start,
+                                                                length=length)))
 
     def exists(self, key: str) -> bool:
         try:
