@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 STATS_KEY = "_ome2024_ngff_challenge_stats"
 CREATOR_KEY = "_creator"
@@ -649,3 +651,13 @@ def cli_error(call) -> str:
     with pytest.raises(UserError) as caught:
         call()
     return caught.value.render(SPELLING)
+
+
+def chromium() -> str:
+    """The headless browser of the page and viewer tests (Debian's chromium)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed (.ci/run installs it)")
+    pytest.skip("chromium is not installed (apt-get install chromium)")

@@ -22,6 +22,7 @@ import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
+import checks
 import numpy as np
 import pytest
 
@@ -404,20 +405,11 @@ def test_render_uses_omero_colors_and_percentile_window():
 # ---------------------------------------------------------------------------
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    if os.environ.get("CI"):
-        pytest.fail("chromium is not installed (.ci/run installs it)")
-    pytest.skip("chromium is not installed (apt-get install chromium)")
-
-
 def dump_dom(page: Path, profile: Path, **hash_params: str) -> str:
     url = page.as_uri() + ("#" + urllib.parse.urlencode(hash_params) if hash_params else "")
     profile.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+        [checks.chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
          f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url],
         capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
     )

@@ -21,8 +21,6 @@ import base64
 import functools
 import http.server
 import json
-import os
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -130,15 +128,6 @@ await fetch("/result", { method: "POST", body: JSON.stringify(results) });
 """
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    if os.environ.get("CI"):
-        pytest.fail("chromium is not installed (.ci/run installs it)")
-    pytest.skip("chromium is not installed (apt-get install chromium)")
-
-
 def bundle(folder: Path) -> None:
     """ome-zarr.js and its zarrita.js as one ES module for the page (a browser
     resolves no npm names), built by the pinned esbuild."""
@@ -173,7 +162,7 @@ def render_thumbnails(urls: list[str], tmp_path: Path) -> list[dict]:
     """``renderThumbnail(url)`` of ome-zarr.js for each URL, in headless
     Chromium, from a page on another origin than the data: one result per URL,
     {"png": data URL, "width", "height", "colours"} or {"error"}."""
-    browser = chromium()
+    browser = checks.chromium()
     site = tmp_path / "viewer-site"
     site.mkdir()
     bundle(site)
