@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -636,23 +635,6 @@ def test_details_of_an_s3_input_written_to_a_local_file(signed, tmp_path, conver
 # ---------------------------------------------------------------------------
 
 
-class CountingStore(TracedStore):
-    """A store that counts the bytes read through it (what the converter receives)."""
-
-    def __init__(self, inner):
-        super().__init__(inner)
-        self.received = 0
-        self.lock = threading.Lock()
-
-    def _call(self, name, key, *args):
-        result = super()._call(name, key, *args)
-        size = len(result) if isinstance(result, bytes) else len(result[0]) if isinstance(result, tuple) \
-            and result and isinstance(result[0], bytes) else 0
-        with self.lock:
-            self.received += size
-        return result
-
-
 def object_digest(s3, bucket: str, prefix: str, tmp_path: Path) -> dict:
     return checks.tree_digest(downloaded(s3, bucket, prefix, tmp_path))
 
@@ -684,7 +666,7 @@ def test_in_place_on_s3_reads_only_metadata(signed, tmp_path):
 
     s3 = signed
     src, _, prefix = uploaded(s3, tmp_path, "image_5d")
-    store = CountingStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
+    store = TracedStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
     ngff.resave_in_place(store, license="cc-by")
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     assert store.received < size / 20, (store.received, size)
@@ -715,7 +697,7 @@ def test_unsharded_byte_copy_s3_to_s3_is_copied_by_the_server(signed, tmp_path):
     src, expected, prefix = uploaded(s3, tmp_path, "image_5d")
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     for bucket in (PRIVATE, PUBLIC):
-        source = CountingStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
+        source = TracedStore(S3Store(PRIVATE, prefix, endpoint=s3.endpoint))
         out_prefix = unique("linked.zarr")
         out = S3Store(bucket, out_prefix, endpoint=s3.endpoint, role="output")
         ngff.resave(source, out, codec="keep", shards="none", license="cc-by")

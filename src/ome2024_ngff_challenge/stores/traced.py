@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,13 +16,17 @@ from .base import Store
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 TRACE = 5  # below logging.DEBUG
+RECEIVED_LOCK = threading.Lock()  # one for all traced stores: a store's own would not pickle (Dask)
 
 
 class TracedStore(Store):
-    """Another store, with each call logged at the TRACE level."""
+    """Another store, with each call logged at the TRACE level. ``received``
+    counts the bytes its reads returned (what the converter received: the
+    tests and benchmarks of zero copy read it)."""
 
     def __init__(self, inner: Store):
         self.inner = inner
+        self.received = 0
         self.supports_writes = inner.supports_writes
         self.supports_listing = inner.supports_listing
         self.supports_ranged_reads = inner.supports_ranged_reads
@@ -42,6 +47,9 @@ class TracedStore(Store):
             raise
         size = len(result) if isinstance(result, bytes) else len(result[0]) if isinstance(result, tuple) \
             and result and isinstance(result[0], bytes) else None
+        if size:
+            with RECEIVED_LOCK:
+                self.received += size
         LOG.log(TRACE, "%s %s: %s in %.1f ms", name, self.inner.describe(key),
                 "-" if result is None else f"{size} bytes" if size is not None else result,
                 1000 * (time.perf_counter() - start))
