@@ -133,6 +133,22 @@ def test_resume_refuses_other_parameters(source, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def test_killed_while_writing_its_marker_runs_again(source, reference, tmp_path):
+    """A run killed during its first write leaves only the marker's temporary
+    file: the output is ours and empty, so a second run starts it afresh
+    (the kill point reproduced exactly rather than raced)."""
+    src, _ = source
+    out = tmp_path / "out.zarr"
+    out.mkdir()
+    (out / f"{MARK}.partial-4242-0badc0de").write_bytes(b'{"tool": "ome2024-ngff')
+    done = finish("resave", *OPTIONS, src, out)
+    assert done.returncode == 0, done.stderr
+    after, ref = files(out), files(reference)
+    assert set(after) == set(ref), set(after) ^ set(ref)  # the partial file gone, nothing missing
+    for rel in ref:
+        assert comparable(rel, after[rel]) == comparable(rel, ref[rel]), rel
+
+
 def test_a_damaged_shard_is_redone(source, reference, tmp_path):
     """A shard whose index does not check out (here: cut short) is written again."""
     src, expected = source

@@ -27,7 +27,7 @@ from ..errors import OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
-from ..stores.base import PARTIAL_MARK, Store
+from ..stores.base import Store, is_partial
 from .plan import ArrayJob, Plan
 from .stats import ArrayStats
 
@@ -244,7 +244,7 @@ def is_conversion_output(out: Store) -> bool:
     dirs, files = out.list_dir("")
     if not set(files) & {"zarr.json", INCOMPLETE_MARK} or set(files) & {".zgroup", ".zarray"}:
         return False
-    if all(name in OUTPUT_NAMES or name.startswith(".") and PARTIAL_MARK in name for name in files):
+    if all(name in OUTPUT_NAMES or is_partial(name) for name in files):
         return True
     if INCOMPLETE_MARK in files:
         return True
@@ -271,7 +271,9 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
             raise OutputError(msg)
         refuse_dangerous(path)
     dirs, files = out.list_dir("")
-    if not dirs and not files:
+    if not dirs and all(is_partial(name) for name in files):
+        # empty, or a run killed while writing its marker (the first write): nothing of it to keep
+        out.remove_partials()
         return False
     if not is_conversion_output(out):
         msg = (

@@ -24,6 +24,11 @@ from ..json_values import json_bytes
 PARTIAL_MARK = ".partial-"
 
 
+def is_partial(name: str) -> bool:
+    """Whether a file name is that of an atomic write not yet renamed into place."""
+    return name.startswith(".") and PARTIAL_MARK in name
+
+
 class Store(ABC):
     """A flat key/value view of a dataset's location."""
 

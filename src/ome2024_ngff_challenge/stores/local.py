@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError, OutputError
-from .base import PARTIAL_MARK, Store
+from .base import PARTIAL_MARK, Store, is_partial
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 FICLONE = 0x40049409  # ioctl: share the source file's blocks (btrfs, XFS, bcachefs ...)
@@ -158,7 +158,7 @@ class LocalStore(Store):
         removed = 0
         for folder, _, files in os.walk(self.root):
             for name in files:
-                if name.startswith(".") and PARTIAL_MARK in name:
+                if is_partial(name):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(os.path.join(folder, name))
                         removed += 1
