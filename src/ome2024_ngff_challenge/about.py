@@ -13,6 +13,10 @@ TOOL_NAME = "ome2024-ngff-challenge"
 # Present in an output while its conversion is unfinished (written first, removed
 # last): resave resumes from it, validate and update refuse such an output.
 INCOMPLETE_MARK = ".ome2024-ngff-challenge-incomplete.json"
+# The record of what a conversion writes into its output (every file, and the
+# chunk keys of every array), written before the first of them and kept:
+# --output-overwrite deletes only what it lists.
+OUTPUT_RECORD = ".ome2024-ngff-challenge-output.json"
 # The record of a 0.5 view added in place beside a 0.4 dataset (resave
 # --in-place): every file it added, so that --undo removes exactly those.
 IN_PLACE_RECORD = ".ome2024-ngff-challenge-in-place.json"

@@ -22,21 +22,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..about import INCOMPLETE_MARK, STATS_KEY, TOOL_NAME, __version__
+from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, STATS_KEY, TOOL_NAME, __version__
 from ..errors import OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
 from ..stores.base import Store, is_partial
 from .plan import ArrayJob, Plan
+from .record import OutputRecord, delete_recorded, read_record, write_record
 from .stats import ArrayStats
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-
-# Top-level names a converted (or half-converted) output may hold; a folder
-# with anything else is not ours to delete.
-OUTPUT_NAMES = {"zarr.json", CRATE, INCOMPLETE_MARK}  # and the folder .jobs
-
 
 @dataclass
 class OutputSettings:
@@ -104,16 +100,24 @@ class Conversion:
 
     # -- before the first write ---------------------------------------------
 
-    def begin(self, mode: str) -> bool:
+    def begin(self, mode: str, writes: Iterable[str] = ()) -> bool:
         """Make the output ready for this plan; True when an unfinished run of
-        the same plan is there and is resumed (its complete shards are kept)."""
+        the same plan is there and is resumed (its complete shards are kept).
+        ``writes``: files the executor adds beside the plan's (scripts). The
+        record of every file the run may write is written (durably) before
+        the marker and before any of them."""
         check_distinct(self.src, self.out)
         fingerprint = self.fingerprint(mode)
+        record = OutputRecord.of(self.plan, fingerprint, writes)
         resume = prepare_output(self.out, self.settings.overwrite, fingerprint)
         if resume:
             LOG.warning("%s: resuming an unfinished conversion (complete shards are kept)", self.out.describe())
+            if read_record(self.out) != record:  # an earlier version's output, or the record's own write was cut
+                write_record(self.out, record)
             self.out.remove_partials()
         else:
+            write_record(self.out, record)
+        if not resume or not self.out.exists(INCOMPLETE_MARK):
             self.out.put_json(
                 INCOMPLETE_MARK,
                 {"tool": TOOL_NAME, "version": __version__, "input": self.src.describe(), "started": now_iso(),
@@ -234,26 +238,6 @@ def check_distinct(src: Store, out: Store) -> None:
         raise UserError(msg)
 
 
-def is_conversion_output(out: Store) -> bool:
-    """Whether the folder looks like a Zarr v3 output (ours, finished or not, or
-    another converter's). A Zarr v2 dataset never is: it may be someone's only
-    copy of the data this tool converts. Other files at the top are allowed
-    beside our unfinished mark or an OME-Zarr 0.5 group: they are the input's
-    unreferenced files, copied as they are (so a second run with the same
-    output can replace the first)."""
-    dirs, files = out.list_dir("")
-    if not set(files) & {"zarr.json", INCOMPLETE_MARK} or set(files) & {".zgroup", ".zarray"}:
-        return False
-    if all(name in OUTPUT_NAMES or is_partial(name) for name in files):
-        return True
-    if INCOMPLETE_MARK in files:
-        return True
-    try:
-        return is_ome_zarr_v3_group(out.get_json("zarr.json"))
-    except UserError:  # not JSON: not ours
-        return False
-
-
 def is_ome_zarr_v3_group(meta: object) -> bool:
     attributes = meta.get("attributes") if isinstance(meta, dict) else None
     return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" \
@@ -262,8 +246,9 @@ def is_ome_zarr_v3_group(meta: object) -> bool:
 
 def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) -> bool:
     """Make the output ready; True when an unfinished run of the same plan is
-    there to be resumed. Refuses an existing output unless asked, and never
-    deletes anything that is not a Zarr v3 output."""
+    there to be resumed. Refuses an existing output unless asked; with
+    ``overwrite``, deletes exactly what the record of the earlier run lists
+    and refuses (deleting nothing) when the output holds anything else."""
     path = out.local_path()
     if path is not None:
         if path.exists() and not path.is_dir():
@@ -272,21 +257,26 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
         refuse_dangerous(path)
     dirs, files = out.list_dir("")
     if not dirs and all(is_partial(name) for name in files):
-        # empty, or a run killed while writing its marker (the first write): nothing of it to keep
+        # empty, or a run killed while writing its record (the first write): nothing of it to keep
         out.remove_partials()
         return False
-    if not is_conversion_output(out):
+    record = read_record(out) if OUTPUT_RECORD in files else None
+    marker = out.get_json(INCOMPLETE_MARK) if INCOMPLETE_MARK in files else None
+    ours = record is not None or isinstance(marker, dict) and marker.get("tool") == TOOL_NAME
+    if not ours and ("zarr.json" not in files or set(files) & {".zgroup", ".zarray", ".zattrs"}):
         msg = (
-            f"{out.describe()}: exists and is not a Zarr output (it holds other files); "
+            f"{out.describe()}: exists and is not a Zarr output of this tool (it holds other files); "
             f"refusing to write into it or delete it, even with {option('overwrite')}"
         )
         raise OutputError(msg)
-    marker = out.get_json(INCOMPLETE_MARK) if INCOMPLETE_MARK in files else None
+    complete = "zarr.json" in files and INCOMPLETE_MARK not in files
     if not overwrite:
-        if marker is None:
+        if complete or not ours:
             msg = f"{out.describe()}: already exists (use {option('overwrite')} to replace it)"
             raise OutputError(msg)
-        if fingerprint is not None and isinstance(marker, dict) and marker.get("plan") == fingerprint:
+        plan = record.plan if record is not None and marker is None else \
+            marker.get("plan") if isinstance(marker, dict) else None
+        if fingerprint is not None and plan == fingerprint:
             return True
         msg = (
             f"{out.describe()}: holds an unfinished conversion made with other parameters "
@@ -294,8 +284,17 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
             f"options to finish it, or use {option('overwrite')} to start over"
         )
         raise OutputError(msg)
-    LOG.warning("%s: deleting the earlier output, as asked (overwrite)", out.describe())
-    out.delete_tree()
+    if record is None:
+        msg = (
+            f"{out.describe()}: holds no record of the files a conversion wrote there ({OUTPUT_RECORD}: written "
+            "by another tool, or by an earlier version of this one), so what is ours cannot be told from what "
+            f"is not: refusing to delete it, even with {option('overwrite')}; delete it yourself, or choose "
+            "another output"
+        )
+        raise OutputError(msg)
+    delete_recorded(out, record, in_parallel, lambda n: LOG.warning(
+        "%s: deleting the earlier output (%d files, every one listed in its record), as asked (overwrite)",
+        out.describe(), n))
     return False
 
 

@@ -18,7 +18,7 @@ import itertools
 import logging
 import math
 
-from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK
+from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD
 from ..errors import InputError, UserError, option
 from ..ome import repair, v04
 from ..ome.migrate import migrate_attributes
@@ -39,8 +39,9 @@ QUIET.disabled = True
 # Zarr v2 metadata files: converted, never copied
 V2_METADATA = (".zgroup", ".zattrs", ".zarray")
 # what a 0.5 view added in place beside the 0.4 metadata holds: never copied
-# (a dual-format input converts as the 0.4 dataset it also is)
-V3_VIEW_FILES = ("zarr.json", IN_PLACE_RECORD, INCOMPLETE_MARK)
+# (a dual-format input converts as the 0.4 dataset it also is); nor the record
+# of an output's files (the output has its own)
+V3_VIEW_FILES = ("zarr.json", IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD)
 CONSOLIDATED = ".zmetadata"
 
 

@@ -76,7 +76,7 @@ class ZarrsScriptExecutor(Executor):
                    f"zarrs_reencode re-encodes arrays, it cannot compute added levels ({added[0]})")
             raise UserError(msg)
         started = time.time()
-        conversion.begin(self.mode)
+        conversion.begin(self.mode, writes=[f"{job.path}/{SCRIPT_NAME}" for job in plan.arrays])
         written = {job.path: array_written(out, job) for job in plan.arrays}
         missing = [path for path, meta in written.items() if meta is None]
         if plan.arrays and not missing:
