@@ -297,25 +297,31 @@ def test_overwrite_on_s3_deletes_only_the_output(signed, tmp_path, convert):
     args = ["resave", "--cc-by", endpoint(s3, "input"), endpoint(s3, "output"), f"s3://{PRIVATE}/{prefix}",
             f"s3://{PRIVATE}/{out_prefix}"]
     assert convert(*args).rc == 0
-    store.put(f"{out_prefix}/0/c/9/9", b"a stale shard of an earlier run")
     run = convert(*args)
     assert run.rc == 1
     checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{out_prefix}", "--output-overwrite")
+    # a key the earlier run did not write (not in its record): nothing is deleted
+    store.put(f"{out_prefix}/0/notes.txt", b"added later by someone")
+    before = s3.keys(PRIVATE, out_prefix)
+    run = convert(*args, "--output-overwrite")
+    assert run.rc == 1
+    checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{out_prefix}/0/notes.txt", "not written by")
+    assert s3.keys(PRIVATE, out_prefix) == before
+    store.delete(f"{out_prefix}/0/notes.txt")
     run = convert(*args, "--output-overwrite")
     assert run.rc == 0, str(run)
     keys = s3.keys(PRIVATE, base)
     assert sibling in keys
-    assert f"{out_prefix}/0/c/9/9" not in keys, "the earlier output was not deleted"
     checks.check_conversion(src, downloaded(s3, PRIVATE, out_prefix, tmp_path), expected=expected,
                             validators=False)
-    # a prefix that is not a Zarr output is never deleted
+    # a prefix that is not an output of ours is never deleted
     other = f"{base}notes"
     store.put(f"{other}/notes.txt", b"my notes")
     store.put(f"{other}/zarr.json", b"{}")
     run = convert("resave", "--cc-by", endpoint(s3, "input"), endpoint(s3, "output"), f"s3://{PRIVATE}/{prefix}",
                   f"s3://{PRIVATE}/{other}", "--output-overwrite")
     assert run.rc == 1
-    checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{other}", "not a Zarr output")
+    checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{other}", "no record")
     assert f"{other}/notes.txt" in s3.keys(PRIVATE, other)
     # nor the input (a Zarr v2 dataset)
     run = convert("resave", "--cc-by", endpoint(s3, "input"), endpoint(s3, "output"), f"s3://{PRIVATE}/{prefix}",

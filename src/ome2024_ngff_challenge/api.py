@@ -50,6 +50,7 @@ from .ome.crate_file import update as _update_crate
 from .ome.rocrate import METADATA_ID as CRATE_NAME
 from .ome.rocrate import CrateInfo, crate_fields
 from .stores.base import Store
+from .stores.inside import DATASET_FILES, check_report_path
 from .stores.local import LocalStore
 from .stores.open import S3Options, is_remote, open_store, read_location
 from .convert.verify import compare_with_source
@@ -435,6 +436,12 @@ def resave_collection(
         msg = f"resave_collection: {type(executor).__name__} cannot run a collection (use ThreadExecutor or DaskExecutor)"
         raise UserError(msg)
     local_root = not is_remote(root_text) and not (output_s3 and output_s3.bucket)
+    # catalog.csv and the outputs are never written into a dataset
+    if local_root:
+        check_report_path(os.path.join(root_text, _collection.CATALOG), "a collection's catalog.csv")
+    elif any(root.exists(name) for name in DATASET_FILES):
+        msg = f"{root.describe()}: is a Zarr dataset: the output root of a collection must be a folder of datasets"
+        raise OutputError(msg)
 
     def location(entry: _collection.Entry) -> str:
         if local_root:

@@ -10,6 +10,7 @@ import sys
 
 from .. import api
 from ..inventory import MAX_DEPTH, summary_path
+from ..stores.inside import check_report_path
 from .options import SPELLING, add_common, add_location_options, positive_int, s3_options
 
 EXAMPLES = f"""\
@@ -65,6 +66,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
+    # refused before any dataset is read: a path in a dataset, or a folder
+    for path, what in ((args.csv, "the catalogue (CSV)"), (args.html, "the catalogue page (HTML)")):
+        if path:
+            check_report_path(path, what)
+    if args.csv or args.html:
+        check_report_path(summary_path(args.csv or args.html), "the cost summary")
     result = api.catalog(args.targets, thumbnails=args.html is not None,
                          price_per_core_hour=args.price_per_core_hour, threads=args.threads,
                          s3=s3_options(args, "input"))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import OutputError, UserError, option
 from ..json_values import json_bytes
 from ..stores.base import Store
+from ..stores.inside import check_report_path
 from ..stores.local import LocalStore
 
 if TYPE_CHECKING:  # the plan reads details files; it is only named here
@@ -22,6 +23,7 @@ def write_details(plan: Plan, out: Store, overwrite: bool) -> None:
         if path.is_dir():
             msg = f"{path}: is a folder; {option('write_details')} writes a JSON file"
             raise OutputError(msg)
+        check_report_path(path, f"the details file ({option('write_details')})")
         if path.exists() and not overwrite:
             msg = f"{path}: exists (use {option('overwrite')} to replace it)"
             raise OutputError(msg)

@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import OutputError, UserError
 from ..stores.base import Store
+from ..stores.inside import check_report_path
 from ..stores.sub import SubStore
 from .costs import Entry, summary, summary_lines
 from .discover import MAX_DEPTH, find_datasets
@@ -59,13 +60,24 @@ class Catalog:
         return summary_lines(self.summary)
 
     def write_csv(self, path: str | Path) -> None:
-        Path(path).write_text(self.csv(), encoding="utf-8")
+        write_report(path, self.csv(), "the catalogue (CSV)")
 
     def write_summary(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
+        write_report(path, json.dumps(self.summary, indent=2) + "\n", "the cost summary")
 
     def write_html(self, path: str | Path, *, title: str = "OME-Zarr datasets") -> None:
-        Path(path).write_text(html_page(self, title=title), encoding="utf-8")
+        write_report(path, html_page(self, title=title), "the catalogue page (HTML)")
+
+
+def write_report(path: str | Path, text: str, what: str) -> None:
+    """Write one of the catalogue's files, never into a dataset (nor over a
+    folder); a failure is one line naming the file."""
+    check_report_path(path, what)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        msg = f"{path}: cannot write {what} ({e.strerror or e})"
+        raise OutputError(msg) from None
 
 
 def summary_path(path: str | Path) -> Path:
