@@ -39,7 +39,7 @@ from .convert.layout import parse_shape
 from .convert.levels import parse_add_levels
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
-from .errors import OutputError, UserError, option
+from .errors import DISK_FULL, DiskFullError, OutputError, UserError, option
 from .convert.progress import CollectionProgress
 from .executors.base import Executor, TaskExecutor
 from .executors.collection import CollectionRunner, Ended, Skipped
@@ -477,6 +477,10 @@ def resave_collection(
     catalog = _collection.Catalog(root, [e.input for e in entries], [root.describe(e.output) for e in entries])
 
     def on_end(ended: Ended) -> None:
+        full = isinstance(ended.error, DiskFullError) or isinstance(ended.error, OSError) and \
+            ended.error.errno in DISK_FULL
+        if full and ended.conversion is not None:  # which output, how much it needs, that a re-run resumes
+            ended.error = ended.conversion.disk_full(ended.error)
         row = catalog.record(ended.index, ended.status, conversion=ended.conversion, stats=ended.stats,
                              started=ended.started, stopped=ended.stopped,
                              found=ended.skipped.details if ended.skipped else None,

@@ -10,6 +10,7 @@ which renders it with its own spelling of each option (``UserError.render``).
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Mapping
 
@@ -64,3 +65,17 @@ class CorruptChunkError(InputError):
 
 class OutputError(UserError):
     """The output location cannot be written as asked."""
+
+
+# errno values of a write that failed for want of space: the disk, or a quota
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(OutputError):
+    """A write failed for want of space (ENOSPC, or a quota: EDQUOT); the
+    message names what was being written. A conversion adds how much it needs
+    and that running it again resumes."""
+
+    def __init__(self, message: str, location: str = ""):
+        super().__init__(message)
+        self.location = location  # what was being written

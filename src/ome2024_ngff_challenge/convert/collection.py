@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..about import INCOMPLETE_MARK, STATS_KEY
-from ..errors import OutputError, UserError, option
+from ..errors import DiskFullError, OutputError, UserError, option
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, crate_fields, read_crate_info
 from ..stores.base import Store, join
@@ -384,7 +384,10 @@ class Catalog:
     # -- writing -------------------------------------------------------------------
 
     def __enter__(self) -> Catalog:
-        self.root.put(CATALOG, self.csv_bytes())
+        try:
+            self.root.put(CATALOG, self.csv_bytes())
+        except DiskFullError as e:
+            raise self.full(e) from None
         self.thread = threading.Thread(target=self.write_rows, name="catalog", daemon=True)
         self.thread.start()
         return self
@@ -430,8 +433,15 @@ class Catalog:
                     self.root.put(CATALOG, whole)
             except BaseException as e:  # noqa: BLE001 - raised in the run's thread
                 with self.cond:
-                    self.failure = e
+                    self.failure = self.full(e) if isinstance(e, DiskFullError) else e
                 return
+
+    def full(self, error: DiskFullError) -> DiskFullError:
+        """The one line for a catalogue that found no space: a re-run resumes
+        (its finished datasets are skipped, their rows kept)."""
+        msg = (f"{self.where}: no space left on the device for the collection's catalogue: free some space, then "
+               "run the same command again: it resumes (finished datasets are skipped)")
+        return DiskFullError(msg, self.where)
 
     def __exit__(self, *exc) -> None:
         with self.cond:
@@ -440,7 +450,10 @@ class Catalog:
         if self.thread is not None:
             self.thread.join()
         if self.failure is None:
-            self.root.put(CATALOG, self.csv_bytes())
+            try:
+                self.root.put(CATALOG, self.csv_bytes())
+            except DiskFullError as e:
+                raise self.full(e) from None
         elif exc[0] is None:
             raise self.failure
 

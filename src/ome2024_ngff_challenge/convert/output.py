@@ -11,19 +11,21 @@ marker resumes; another plan is refused.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import copy
 import datetime as dt
 import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, STATS_KEY, TOOL_NAME, __version__
-from ..errors import OutputError, UserError, option
+from ..errors import DiskFullError, OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
@@ -55,6 +57,14 @@ def in_parallel(store: Store, work: Callable, items: Iterable) -> list:
         return [work(item) for item in items]
     with cf.ThreadPoolExecutor(threads, thread_name_prefix="meta") as pool:
         return list(pool.map(work, items))
+
+
+def size_text(n: int) -> str:
+    """Bytes for a message: '1.5 GB' (10^9), '320 KB'."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def depth(path: str) -> int:
@@ -140,6 +150,22 @@ class Conversion:
             )
             raise OutputError(msg)
         return True
+
+    def disk_full(self, error: OSError | DiskFullError) -> DiskFullError:
+        """The one line for a write that found no space: which output, what
+        was being written, how much the conversion writes at most and what
+        is free there now, and that running it again resumes."""
+        out = self.out
+        where = error.location if isinstance(error, DiskFullError) and error.location else out.describe()
+        need = f"the conversion writes up to {size_text(self.plan.nbytes)} before compression"
+        path = out.local_path()
+        if path is not None:
+            existing = next((p for p in (path, *path.parents) if p.exists()), None)
+            with contextlib.suppress(OSError):
+                need += f"; {size_text(shutil.disk_usage(existing).free)} free there now" if existing else ""
+        msg = (f"{where}: no space left on the device (or over quota) while writing the output {out.describe()} "
+               f"({need}): free some space, then run the same command again: it resumes, keeping what is written")
+        return DiskFullError(msg, where)
 
     def log_resumed(self, kept: int) -> None:
         LOG.info("resumed: %d of %d shards were complete and kept", kept, self.plan.n_tasks)

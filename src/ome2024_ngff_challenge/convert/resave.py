@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import DISK_FULL, DiskFullError, InputError
 from ..stores.base import Store, join
 from ..stores.memory import MemoryStore
 from ..validation.walk import Validator
@@ -79,8 +79,21 @@ def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest 
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
     conversion = prepare(src, out, layout=layout, compression=compression, settings=settings, repair=repair,
                          verify=verify, add_levels=add_levels)
-    executor.execute(conversion)
+    run(executor, conversion)
     return conversion.plan
+
+
+def run(executor: Executor, conversion: Conversion) -> None:
+    """``executor.execute(conversion)``; a full disk said in one line (which
+    output, how much it needs, that a re-run resumes)."""
+    try:
+        executor.execute(conversion)
+    except DiskFullError as e:
+        raise conversion.disk_full(e) from None
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        raise conversion.disk_full(e) from None
 
 
 def resave_in_place(src: Store, executor: Executor, *, settings: OutputSettings | None = None,
@@ -89,7 +102,7 @@ def resave_in_place(src: Store, executor: Executor, *, settings: OutputSettings 
     the plan it ran. Every array must be describable, else nothing is added."""
     plan = plan_conversion(src, repair=repair, in_place=True)
     check_planned_metadata(plan, src)
-    executor.execute(in_place.InPlaceView(plan, src, settings or OutputSettings()))
+    run(executor, in_place.InPlaceView(plan, src, settings or OutputSettings()))
     return plan
 
 

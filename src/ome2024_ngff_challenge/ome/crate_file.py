@@ -36,6 +36,10 @@ def update(store: Store, target: str, changes: dict) -> tuple[CrateInfo, bool]:
     """Apply ``changes`` to the target's crate; returns (the crate's info after
     the update, whether anything was written)."""
     where = store.describe(METADATA_ID)
+    path = store.local_path(METADATA_ID)
+    if (path is not None and path.is_dir()) or (store.supports_listing and any(store.list_dir(METADATA_ID))):
+        msg = f"{where}: is a folder, not the crate's JSON file; move it away, then run 'update' again"
+        raise UserError(msg)
     try:
         existing = store.get_json(METADATA_ID)
     except UserError:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import InputError, OutputError
+from ..errors import DISK_FULL, DiskFullError, InputError, OutputError
 from .base import PARTIAL_MARK, Store, is_partial
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
@@ -196,6 +196,8 @@ class LocalStore(Store):
                     return None  # never written: reads as the fill value
                 if e.errno == errno.EMLINK:  # this file has too many links already
                     return self._clone(source, path, folder)
+                if e.errno in DISK_FULL:
+                    raise self._disk_full(key, e) from None
                 if e.errno not in NO_LINKS:
                     msg = f"{self.describe(key)}: cannot link to {source} ({e.strerror})"
                     raise OutputError(msg) from None
@@ -234,9 +236,11 @@ class LocalStore(Store):
             if not os.path.isfile(source):
                 return None
             raise
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            if isinstance(e, OSError) and e.errno in DISK_FULL:
+                raise self._disk_full(os.path.relpath(path, self._root), e) from None
             raise
         self._unflushed.add(folder)
         return size
@@ -264,6 +268,8 @@ class LocalStore(Store):
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
+            if e.errno in DISK_FULL:
+                raise DiskFullError(f"{folder}: no space left on the device ({e.strerror})", folder) from None
             msg = f"{folder}: cannot create folder ({e.strerror})"
             raise OutputError(msg) from None
         self._unflushed.update(os.path.dirname(made) for made in missing)
@@ -297,6 +303,8 @@ class LocalStore(Store):
         try:
             make_folders(path.parent)
         except OSError as e:
+            if e.errno in DISK_FULL:
+                raise self._disk_full(key, e) from None
             msg = f"{self.describe(key)}: cannot create folder ({e.strerror})"
             raise OutputError(msg) from None
         tmp = self._partial(path)
@@ -312,10 +320,16 @@ class LocalStore(Store):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
             fsync_dir(path.parent)
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            if isinstance(e, OSError) and e.errno in DISK_FULL:
+                raise self._disk_full(key, e) from None
             raise
+
+    def _disk_full(self, key: str, error: OSError) -> DiskFullError:
+        msg = f"{self.describe(key)}: no space left on the device ({error.strerror or error})"
+        return DiskFullError(msg, self.describe(key))
 
     def append(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -327,6 +341,8 @@ class LocalStore(Store):
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:
+            if e.errno in DISK_FULL:
+                raise self._disk_full(key, e) from None
             msg = f"{self.describe(key)}: cannot write ({e.strerror})"
             raise OutputError(msg) from None
         if new:
