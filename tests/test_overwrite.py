@@ -381,3 +381,39 @@ def test_full_disk_in_a_collection(tmp_path, convert, monkeypatch):
     _ok(convert("resave", "--cc-by", "--output-codec=none", f"--input-list={listing}", root))
     for p in (a, b):
         checks.check_conversion(p, root / p.name, expected=expected[p])
+
+
+# -- the record's rules, pure ----------------------------------------------------------
+
+
+def test_record_allows_exactly_the_chunk_keys_of_the_grid_and_our_files():
+    from ome2024_ngff_challenge.convert.record import ArrayKeys, OutputRecord
+
+    rec = OutputRecord("p", {"zarr.json", "a/zarr.json", "a/b/zarr.json", "OME/METADATA.ome.xml"},
+                       [ArrayKeys("a/b", "default", "/", (2, 3)), ArrayKeys("s", "default", ".", (2,)),
+                        ArrayKeys("z", "default", "/", ())])
+    allowed = ["zarr.json", "a/b/c/1/2", "a/b/c/0/0", "s/c.1", "z/c", "OME/METADATA.ome.xml",
+               ".jobs/jobs.sh", ".jobs/jobs-wave2.sh", ".jobs/done/" + "ab" * 20 + ".json",
+               "a/b/c/1/.2.partial-12-abcdef01", ".zarr.json.partial-1-x"]
+    refused = ["a/b/c/2/0", "a/b/c/0/3", "a/b/c/0", "a/b/c/0/0/0", "a/b/c/01/0", "a/b/c/-1/0", "a/b/c/²/0",
+               "a/b/d/0/0", "s/c/1", "s/c.2", "z/c/0", "a/README", "OME/other.xml", ".jobs/evil.sh",
+               ".jobs/done/x.json", "a/b/c/1/.x.partial-1-y", "b/c/0/0"]
+    assert [k for k in allowed if not rec.allows(k)] == []
+    assert [k for k in refused if rec.allows(k)] == []
+    assert all(rec.may_hold_folder(f) for f in ("a", "a/b", "a/b/c", "a/b/c/1", "OME", ".jobs", ".jobs/done"))
+    assert not any(rec.may_hold_folder(f) for f in ("a/b/c/2", "a/b/c/0/0", "s/c", "z/c", "x", "a/x"))
+
+
+@pytest.mark.parametrize("doc", [None, [], {"tool": "other", "files": [], "arrays": []},
+                                 {"tool": "ome2024-ngff-challenge", "files": ["/etc/passwd"], "arrays": []},
+                                 {"tool": "ome2024-ngff-challenge", "files": ["a/../../x"], "arrays": []},
+                                 {"tool": "ome2024-ngff-challenge", "files": [],
+                                  "arrays": [{"path": "..", "chunk_key_encoding": "default", "separator": "/",
+                                              "grid": [1]}]},
+                                 {"tool": "ome2024-ngff-challenge", "files": [], "arrays": [{"path": "a"}]}])
+def test_a_record_that_is_not_ours_is_refused(doc):
+    from ome2024_ngff_challenge.convert.record import OutputRecord
+    from ome2024_ngff_challenge.errors import OutputError
+
+    with pytest.raises(OutputError, match="not a record of this tool"):
+        OutputRecord.from_json(doc, "x")

@@ -436,12 +436,6 @@ def resave_collection(
         msg = f"resave_collection: {type(executor).__name__} cannot run a collection (use ThreadExecutor or DaskExecutor)"
         raise UserError(msg)
     local_root = not is_remote(root_text) and not (output_s3 and output_s3.bucket)
-    # catalog.csv and the outputs are never written into a dataset
-    if local_root:
-        check_report_path(os.path.join(root_text, _collection.CATALOG), "a collection's catalog.csv")
-    elif any(root.exists(name) for name in DATASET_FILES):
-        msg = f"{root.describe()}: is a Zarr dataset: the output root of a collection must be a folder of datasets"
-        raise OutputError(msg)
 
     def location(entry: _collection.Entry) -> str:
         if local_root:
@@ -474,6 +468,12 @@ def resave_collection(
         if _collection.root_inside(root, src):
             msg = f"{root.describe()}: the output root must not be an input or inside one ({entry.input})"
             raise OutputError(msg)
+    # catalog.csv and the outputs are never written into a dataset
+    if local_root:
+        check_report_path(os.path.join(root_text, _collection.CATALOG), "a collection's catalog.csv")
+    elif any(root.exists(name) for name in DATASET_FILES):
+        msg = f"{root.describe()}: is a Zarr dataset: the output root of a collection must be a folder of datasets"
+        raise OutputError(msg)
     catalog = _collection.Catalog(root, [e.input for e in entries], [root.describe(e.output) for e in entries])
 
     def on_end(ended: Ended) -> None:

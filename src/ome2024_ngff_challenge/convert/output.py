@@ -288,7 +288,7 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
         return False
     record = read_record(out) if OUTPUT_RECORD in files else None
     marker = out.get_json(INCOMPLETE_MARK) if INCOMPLETE_MARK in files else None
-    ours = record is not None or isinstance(marker, dict) and marker.get("tool") == TOOL_NAME
+    ours = record is not None or isinstance(marker, dict)
     if not ours and ("zarr.json" not in files or set(files) & {".zgroup", ".zarray", ".zattrs"}):
         msg = (
             f"{out.describe()}: exists and is not a Zarr output of this tool (it holds other files); "

@@ -87,6 +87,7 @@ class OutputRecord:
     files: set[str] = field(default_factory=set)
     arrays: list[ArrayKeys] = field(default_factory=list)
     _file_folders: tuple[int, set[str]] | None = field(default=None, repr=False, compare=False)
+    _by_path: dict[str, list[ArrayKeys]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, plan, fingerprint: str, extra_files: Iterable[str] = ()) -> OutputRecord:
@@ -151,11 +152,16 @@ class OutputRecord:
         return self._file_folders[1]
 
     def _below(self, key: str):
-        for a in self.arrays:
-            if not a.path:
-                yield a, key
-            elif key.startswith(a.path + "/"):
-                yield a, key[len(a.path) + 1:]
+        """(array, key relative to it) for each array ``key`` lies below: its
+        ancestors looked up, so a plate of thousands of arrays costs the same."""
+        if self._by_path is None or len(self._by_path) != len(self.arrays):
+            self._by_path = {}
+            for a in self.arrays:
+                self._by_path.setdefault(a.path, []).append(a)
+        parts = key.split("/")
+        for k in range(len(parts)):
+            for a in self._by_path.get("/".join(parts[:k]), ()):
+                yield a, "/".join(parts[k:])
 
 
 def is_inside(key: object) -> bool:

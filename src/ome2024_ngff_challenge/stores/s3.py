@@ -45,7 +45,7 @@ from typing import BinaryIO
 import obstore
 from obstore.store import S3Store as _ObstoreS3
 
-from ..errors import InputError, OutputError, UserError, option
+from ..errors import DISK_FULL, DiskFullError, InputError, OutputError, UserError, option
 from .base import Store, join
 from .remote import (
     NotFoundError,
@@ -534,7 +534,14 @@ class S3Store(Store):
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="ome2024-s3-") as spool:
-            yield spool  # an exception here leaves S3 untouched
+            try:
+                yield spool  # an exception here leaves S3 untouched
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    raise
+                msg = (f"{self.describe(key)}: no space left in {tempfile.gettempdir()} (TMPDIR) for the copy of it "
+                       f"spooled before the upload ({e.strerror})")
+                raise DiskFullError(msg, self.describe(key)) from None
             size = spool.seek(0, os.SEEK_END)
             spool.seek(0)
             if size <= PART_SIZE:
