@@ -233,7 +233,8 @@ def test_collection_overwrite_fails_only_the_row_whose_output_holds_other_files(
     checks.assert_one_line_error(run.err, str(root / "b.zarr" / "0" / "mine.txt"))
     assert checks.tree_digest(root / "b.zarr") == before
     checks.check_conversion(a, root / "a.zarr", expected=expected)
-    rows = {r["url"]: r for r in csv.DictReader(open(root / "catalog.csv"))}
+    with open(root / "catalog.csv", newline="") as f:
+        rows = {r["url"]: r for r in csv.DictReader(f)}
     assert rows[str(root / "a.zarr")]["status"] == "done"
     assert rows[str(root / "b.zarr")]["status"] == "failed" and "mine.txt" in rows[str(root / "b.zarr")]["error"]
 
