@@ -201,6 +201,9 @@ class Confinement:
         folder on the way leads out of the root. ``follow_file``: for writes
         into the file itself (appends): a link there is followed, inside only."""
         up, _, name = key.strip("/").rpartition("/")
+        known = self._folders.get(up)
+        if known is not None and not follow_file and self.inside(known):  # the common case: one lookup
+            return os.path.join(known, name)
         parts = up.split("/") if up else []
         real = self.folder("", write=True) or self.real_root
         for n in range(len(parts)):
