@@ -51,6 +51,11 @@ def loop(path: str) -> InputError:
     return InputError(f"{path}: a link loop (it leads back to a folder above it, or to itself): refused")
 
 
+def failed(path: str, e: OSError, *, write: bool = False) -> UserError:
+    """Any other reason the file system gives (permission denied, a name too long ...)."""
+    return (OutputError if write else InputError)(f"{path}: {e.strerror or e}")
+
+
 class Confinement:
     """The rules for one local store's root (see the module's text). Folders'
     real paths are remembered once checked (one lstat per key afterwards)."""
@@ -93,6 +98,8 @@ class Confinement:
             st = os.lstat(path)
         except NOT_THERE:
             return None
+        except OSError as e:
+            raise failed(self.shown(key), e, write=write) from None
         name = os.path.basename(path)
         if not stat.S_ISLNK(st.st_mode) and name not in (".", ".."):
             return path
@@ -107,7 +114,7 @@ class Confinement:
                     return None
                 msg = f"{self.shown(key)}: a broken link (to {os.readlink(path)}, which does not exist)"
                 raise InputError(msg) from None
-            raise
+            raise failed(self.shown(key), e, write=write) from None
         if not self.inside(real):
             if write:
                 msg = (f"{self.shown(key)}: a link to {real}, outside {self.root}: nothing is written or "
@@ -144,7 +151,7 @@ class Confinement:
             except OSError as e:
                 if e.errno == errno.ELOOP:
                     raise loop(self.root) from None
-                raise
+                raise failed(self.root, e, write=write) from None
             if not stat.S_ISDIR(st.st_mode):
                 return None
             self._folders[""] = real
@@ -182,6 +189,8 @@ class Confinement:
             st = os.stat(real)
         except NOT_THERE:
             return None
+        except OSError as e:
+            raise failed(self.shown(key), e) from None
         if stat.S_ISDIR(st.st_mode):
             return None
         if not stat.S_ISREG(st.st_mode):
@@ -235,7 +244,7 @@ def open_regular(real: str, shown: str) -> BinaryIO | None:
         if e.errno == errno.ENXIO:  # a socket
             msg = f"{shown}: a socket, not a regular file: only regular files are read"
             raise InputError(msg) from None
-        raise
+        raise failed(shown, e) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import OutputError
+from ..errors import InputError, OutputError
 from .base import PARTIAL_MARK, Store, is_partial, join
 from .confined import Confinement
 
@@ -139,6 +139,9 @@ class LocalStore(Store):
                     (dirs if folder else files).append(entry.name)
         except (FileNotFoundError, NotADirectoryError):
             pass
+        except OSError as e:  # permission denied ...
+            msg = f"{self.describe(prefix)}: cannot be listed ({e.strerror or e})"
+            raise InputError(msg) from None
         return sorted(dirs), sorted(files)
 
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
