@@ -198,14 +198,23 @@ def test_a_link_to_a_link_out_and_a_broken_link(world, convert):
 
 
 def test_a_link_into_the_output_is_refused(world, convert):
+    """A link leading into the output being written: refused, with
+    --follow-links too (the output is never read as the input)."""
     src, out = world / "in.zarr", world / "out.zarr"
     assert convert("resave", "--rocrate-skip", src, out).rc == 0
-    os.symlink("../out.zarr", src / "converted")
+    os.symlink("../out.zarr/labels", src / "converted")
     snap = Snapshot(src, out)
-    result = convert("resave", "--rocrate-skip", "--output-overwrite", src, world / "out2.zarr")
+    result = convert("resave", "--rocrate-skip", src, world / "out2.zarr")
     assert result.rc == 1
-    assert_one_line_error(result.err, str(src / "converted"), "outside")
+    assert_one_line_error(result.err, str(src / "converted"), "outside", "--follow-links")
     snap.unchanged()
+    result = convert("resave", "--rocrate-skip", "--follow-links", src, out)  # resumes: the output is complete
+    assert result.rc == 1, result
+    assert_one_line_error(result.err, str(src / "converted"), "inside the output")
+    snap.unchanged()
+    result = convert("resave", "--rocrate-skip", "--follow-links", src, world / "out2.zarr")  # another output
+    assert result.rc == 0, result
+    assert (world / "out2.zarr" / "zarr.json").is_file()
 
 
 @pytest.mark.parametrize("kind", ["plate", "well", "bioformats2raw", "labels"])
@@ -272,17 +281,22 @@ def test_a_chunk_linked_out_is_never_copied_nor_hard_linked(world, convert, shar
 # -- loops ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("links", [
-    [("a", "."), ("b", ".")],  # the issue's: runs for ever without the check
-    [("a", ".")],
-    [("loop", "loop")],  # a link to itself (ELOOP)
-    [("x", "y"), ("y", "x")],  # two links to each other
-    [("labels/cells/0/up", "../../..")],  # at depth, in an array's folder: never listed (its chunks' folder)
-    [("labels/deeper/up", "../..")],  # at depth, in a folder of its own
-])
-@pytest.mark.parametrize("mode", ["resave", "in-place"])
-def test_link_loops_are_refused_quickly(world, links, mode):
+LOOPS = {
+    "a-b": [("a", "."), ("b", ".")],  # the issue's: ran for ever without the check
+    "a": [("a", ".")],  # the issue's single loop ("unexpected OSError: [Errno 40]")
+    "self": [("loop", "loop")],  # a link to itself (ELOOP)
+    "pair": [("x", "y"), ("y", "x")],  # two links to each other
+    "in-chunks": [("labels/cells/0/up", "../../..")],  # in an array's chunk folder: never listed
+    "deep": [("labels/deeper/up", "../..")],  # at depth, in a folder of its own
+}
+
+
+@pytest.mark.parametrize(("loop", "mode"), [*((name, "resave") for name in LOOPS),
+                                            ("a-b", "in-place"), ("pair", "in-place"), ("deep", "in-place"),
+                                            ("in-chunks", "in-place")])
+def test_link_loops_are_refused_quickly(world, loop, mode):
     src, out = world / "in.zarr", world / "out.zarr"
+    links = LOOPS[loop]
     for name, target in links:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, src / name)

@@ -66,6 +66,11 @@ class Store(ABC):
         reason known before trying (a local folder: a link on the way leads
         out of it). Lets all-or-nothing work refuse before its first write."""
 
+    def exclude(self, other: Store) -> None:
+        """Never read what ``other`` holds through this store (the output of a
+        run, read as its input through a link): a local folder refuses links
+        into it, ``follow_links`` or not."""
+
     def object_location(self) -> tuple[str, str, str] | None:
         """(endpoint, bucket, prefix) when the store is a prefix of an object
         store's bucket (what server-side copies need to know); None otherwise."""

@@ -65,6 +65,14 @@ class Confinement:
         self.follow_links = follow_links
         self._real_root: str | None = None
         self._folders: dict[str, str] = {}  # folder key -> its real path, checked
+        self.excluded: list[str] = []  # real paths never read, follow_links or not (an output being written)
+
+    def exclude(self, path: str | os.PathLike[str]) -> None:
+        """Never read below ``path`` through a link (the output of this run)."""
+        real = os.path.realpath(path)
+        if real not in self.excluded:
+            self.excluded.append(real)
+            self._folders.clear()
 
     def forget(self) -> None:
         """Folders were removed (a tree deleted): resolve them afresh."""
@@ -115,6 +123,9 @@ class Confinement:
                 msg = f"{self.shown(key)}: a broken link (to {os.readlink(path)}, which does not exist)"
                 raise InputError(msg) from None
             raise failed(self.shown(key), e, write=write) from None
+        if not write and any(real == x or real.startswith(x.rstrip(os.sep) + os.sep) for x in self.excluded):
+            msg = f"{self.shown(key)}: a link to {real}, inside the output of this run: never read"
+            raise InputError(msg)
         if not self.inside(real):
             if write:
                 msg = (f"{self.shown(key)}: a link to {real}, outside {self.root}: nothing is written or "

@@ -82,10 +82,12 @@ class LocalStore(Store):
         self._said = threading.Lock()
 
     def __getstate__(self) -> dict:  # another process (a Dask worker) starts afresh
-        return {"root": self.root, "follow_links": self.follow_links}
+        return {"root": self.root, "follow_links": self.follow_links, "excluded": self.rules.excluded}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["root"], state.get("follow_links", False))
+        for path in state.get("excluded", ()):
+            self.rules.exclude(path)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -111,6 +113,11 @@ class LocalStore(Store):
 
     def check_writable(self, key: str) -> None:
         self.rules.writable(key)
+
+    def exclude(self, other: Store) -> None:
+        path = other.local_path()
+        if path is not None:
+            self.rules.exclude(path)
 
     def get(self, key: str) -> bytes | None:
         f = self.rules.open(key)

@@ -67,6 +67,9 @@ class TracedStore(Store):
     def check_writable(self, key: str) -> None:
         self.inner.check_writable(key)
 
+    def exclude(self, other: Store) -> None:
+        self.inner.exclude(other.inner if isinstance(other, TracedStore) else other)
+
     def object_location(self) -> tuple[str, str, str] | None:
         return self.inner.object_location()
 
