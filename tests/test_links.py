@@ -217,19 +217,19 @@ def test_a_link_into_the_output_is_refused(world, convert):
     assert (world / "out2.zarr" / "zarr.json").is_file()
 
 
-@pytest.mark.parametrize("kind", ["plate", "well", "bioformats2raw", "labels"])
+@pytest.mark.parametrize("kind", ["plate", "well", "well-attrs", "bioformats2raw", "ome-xml", "labels"])
 def test_linked_folders_of_plates_wells_labels_and_series(tmp_path, convert, kind):
     """A well, a field, a series or the labels group that is a link out of the
     dataset: refused (nothing read through it); with --follow-links converted."""
     src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    if kind in ("plate", "well"):
+    if kind in ("plate", "well", "well-attrs"):
         samples.write_plate(src, ["A"], ["1", "2"], ["A/1", "A/2"], 2)
-        moved = "A/2" if kind == "plate" else "A/1/1"
-    elif kind == "bioformats2raw":
+        moved = {"plate": "A/2", "well": "A/1/1", "well-attrs": "A/1/.zattrs"}[kind]
+    elif kind in ("bioformats2raw", "ome-xml"):
         samples.write_bioformats2raw(src, 2)
-        moved = "1"
+        moved = "1" if kind == "bioformats2raw" else "OME/METADATA.ome.xml"
     else:
         samples.write_image(src, samples.pattern((40, 50), "<u2", 1), "yx", chunks=(16, 16))
         samples.write_labels(src, {"cells": samples.label_blobs((40, 50), 4)}, "yx", chunks=(16, 16))
@@ -244,7 +244,10 @@ def test_linked_folders_of_plates_wells_labels_and_series(tmp_path, convert, kin
     snap.unchanged()
     result = convert("resave", "--rocrate-skip", "--follow-links", src, out)
     assert result.rc == 0, result
-    assert (out / moved / "zarr.json").is_file()
+    if moved.endswith(".xml"):
+        assert (out / moved).read_bytes() == (elsewhere / "moved").read_bytes()
+    else:
+        assert (out / moved.removesuffix("/.zattrs") / "zarr.json").is_file()
     snap.unchanged()
 
 

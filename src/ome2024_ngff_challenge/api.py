@@ -304,7 +304,10 @@ def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0) ->
     ``server.dataset_urls``; ``server.notes``: what was skipped or why none
     was found. Port 0 takes a free port (``server.port``)."""
     server = Server(path, host=host, port=port)
-    found, skipped, error = find_datasets(LocalStore(server.root))
+    try:
+        found, skipped, error = find_datasets(LocalStore(server.root))
+    except UserError as e:  # its top cannot be looked into (a FIFO as zarr.json ...): served all the same
+        found, skipped, error = [], [], str(e)
     server.datasets = found
     server.notes = [*skipped, *([error] if error else [])]
     return server
