@@ -590,7 +590,8 @@ def test_local_store_rules(tmp_path):
     store.put("in/new", b"ours")  # through a link that stays inside: fine
     assert (root / "a" / "new").read_bytes() == b"ours" and store.get("in/new") == b"ours"
     for write in (lambda s: s.put("out/x", b"mine"), lambda s: s.delete("out/x"),
-                  lambda s: s.append("out/x", b"more"), lambda s: s.check_writable("out/x")):
+                  lambda s: s.append("out/x", b"more"), lambda s: s.check_writable("out/x"),
+                  lambda s: s.remove_empty_folders("out"), lambda s: s.copy_from(s, "a/new", "out/y")):
         for s in (store, LocalStore(root, follow_links=True)):
             with pytest.raises(OutputError, match="outside"):
                 write(s)
