@@ -12,7 +12,10 @@
 
 Locations are local paths, ``s3://bucket/prefix`` or ``https://`` URLs (input
 only), or ``Store`` objects; ``S3Options`` give the endpoint, region and
-anonymous access of a bucket. Every problem is raised as a ``UserError``
+anonymous access of a bucket. A local folder is read only inside it: a link
+that leads out of it is refused unless ``follow_links=True``; link loops and
+files that are not regular files are always refused, and nothing is written or
+deleted through a link that leads out of a dataset. Every problem is raised as a ``UserError``
 (``InputError``, ``OutputError``) whose message names the path and what is
 wrong; the command line is a thin layer that turns them into one line and an
 exit status.
@@ -64,11 +67,14 @@ DEFAULT_AHEAD = 4  # datasets of a collection planned ahead of the running ones
 Shape = tuple[int, ...] | list[int] | str
 
 
-def open_location(location: Location, *, role: str = "input", s3: S3Options | None = None) -> Store:
-    """The store for a path, URL or Store (``role``: "input" or "output")."""
+def open_location(location: Location, *, role: str = "input", s3: S3Options | None = None,
+                  follow_links: bool = False) -> Store:
+    """The store for a path, URL or Store (``role``: "input" or "output";
+    ``follow_links``: a local folder's links that lead out of it are read)."""
     if isinstance(location, Store):
         return location
-    return open_store(os.fspath(location), role=role, **(s3 or S3Options()).as_kwargs())
+    return open_store(os.fspath(location), role=role, follow_links=follow_links,
+                      **(s3 or S3Options()).as_kwargs())
 
 
 def _shape(value: Shape | None, name: str, *, allow_none: bool = False):
@@ -145,6 +151,7 @@ def resave(
     add_levels: int | bool | str | None = None,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
+    follow_links: bool = False,
 ) -> Plan:
     """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5; returns the plan it ran.
 
@@ -165,10 +172,11 @@ def resave(
     ``add_levels``: SIZE (``True``: 256): 2x-downsampled levels added below each
     image's smallest until its y and x are at most SIZE (labels: as many as
     their image), computed from the smallest level (mean; labels: the most
-    frequent value).
+    frequent value). ``follow_links``: read the files and folders a local
+    input's links lead to outside it (refused by default).
     """
     size = parse_add_levels(add_levels)
-    src = open_location(input, role="input", s3=input_s3)
+    src = open_location(input, role="input", s3=input_s3, follow_links=follow_links)
     out = open_location(output, role="output", s3=output_s3)
     layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
     settings = OutputSettings(
@@ -201,6 +209,7 @@ def resave_in_place(
     progress: bool = False,
     repair: bool = True,
     input_s3: S3Options | None = None,
+    follow_links: bool = False,
 ) -> Plan:
     """Add the OME-Zarr 0.5 view of a 0.4 dataset in place: Zarr v3 metadata
     beside the v2 metadata, describing the existing chunks where they are (no
@@ -213,9 +222,10 @@ def resave_in_place(
     (``overwrite=True`` replaces one this function added). A view left
     unfinished by a killed run is finished. ``verify``: decode every chunk on
     ``threads`` threads first (read-only). The RO-Crate options are those of
-    ``resave``.
+    ``resave``; ``follow_links``: links out of the dataset are read (nothing
+    is ever written through them: such a dataset is refused).
     """
-    src = open_location(input, role="input", s3=input_s3)
+    src = open_location(input, role="input", s3=input_s3, follow_links=follow_links)
     settings = OutputSettings(
         overwrite=overwrite,
         notes=notes,
@@ -229,7 +239,9 @@ def resave_in_place(
 
 def undo_in_place(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
     """Remove the 0.5 view ``resave_in_place`` added (exactly the files its
-    record lists, then the record); the keys removed."""
+    record lists, then the record); the keys removed. Refused, with nothing
+    removed, when a listed file is reached through a link that leads out of
+    the dataset."""
     return _resave.undo_in_place(open_location(input, role="input", s3=input_s3))
 
 
@@ -246,12 +258,13 @@ def write_details(
     add_levels: int | bool | str | None = None,
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
+    follow_links: bool = False,
 ) -> Plan:
     """Write the planned shape, chunks and shards of every array to ``output``
     (a JSON file) instead of converting; edit it and give it back as ``details``
     (``add_levels``: as for ``resave``, the added arrays listed too)."""
     size = parse_add_levels(add_levels)
-    src = open_location(input, role="input", s3=input_s3)
+    src = open_location(input, role="input", s3=input_s3, follow_links=follow_links)
     out = open_location(output, role="output", s3=output_s3)
     layout = layout_request(chunks=chunks, shards=shards, details=details, s3=output_s3 or input_s3)
     return _resave.resave_details(src, out, layout=layout, compression=_compression(codec), overwrite=overwrite,
@@ -259,18 +272,20 @@ def write_details(
 
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
-             hosting: bool = True) -> Report:
+             hosting: bool = True, follow_links: bool = False) -> Report:
     """Check a dataset against the OME-Zarr 0.5 rules and the challenge's
     RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
     For an http(s):// target (``hosting``), also what web viewers need of the
     server (ranges, HEAD, CORS, 404s): each missing piece is a warning.
-    ``report.valid``, ``report.errors`` and ``report.warnings`` say the result."""
-    store = open_location(target, role="input", s3=s3)
+    ``report.valid``, ``report.errors`` and ``report.warnings`` say the result.
+    ``follow_links``: read what local links lead to outside the dataset."""
+    store = open_location(target, role="input", s3=s3, follow_links=follow_links)
     source = None
     if against is not None:
         where = against if isinstance(against, Store) else os.fspath(against)
         remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
-        source = where if isinstance(where, Store) else open_store(where, role="input", **remote)
+        source = where if isinstance(where, Store) else open_store(where, role="input", follow_links=follow_links,
+                                                                   **remote)
     validator = _validate(store)
     url = getattr(store, "url", None)  # an HTTPStore's
     if hosting and isinstance(url, str) and url.startswith(("http://", "https://")) and validator.report.groups:
@@ -290,7 +305,10 @@ def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0) ->
     ``server.dataset_urls``; ``server.notes``: what was skipped or why none
     was found. Port 0 takes a free port (``server.port``)."""
     server = Server(path, host=host, port=port)
-    found, skipped, error = find_datasets(LocalStore(server.root))
+    try:
+        found, skipped, error = find_datasets(LocalStore(server.root))
+    except UserError as e:  # its top cannot be looked into (a FIFO as zarr.json ...): served all the same
+        found, skipped, error = [], [], str(e)
     server.datasets = found
     server.notes = [*skipped, *([error] if error else [])]
     return server
@@ -305,10 +323,11 @@ class CrateUpdate:
 
 def update(target: Location, *, license: str | None = None, organism: str | None = None,
            modality: str | None = None, name: str | None = None, description: str | None = None,
-           s3: S3Options | None = None) -> CrateUpdate:
+           s3: S3Options | None = None, follow_links: bool = False) -> CrateUpdate:
     """Add or change the RO-Crate of a converted dataset (only
-    ro-crate-metadata.json is written); with no field given, just read it."""
-    store = open_location(target, role="output", s3=s3)
+    ro-crate-metadata.json is written); with no field given, just read it.
+    ``follow_links``: read what its links lead to outside it (never written)."""
+    store = open_location(target, role="output", s3=s3, follow_links=follow_links)
     changes = crate_fields(license=license, organism=organism, modality=modality,
                            name=name, description=description)
     check_finished(store)
@@ -346,7 +365,7 @@ def lookup(text: str, *, ontology: str = "all", online: bool = True, ols_url: st
 
 def catalog(targets: Location | Sequence[Location], *, thumbnails: bool = False,
             price_per_core_hour: float | None = None, threads: int | None = None,
-            s3: S3Options | None = None) -> Catalog:
+            s3: S3Options | None = None, follow_links: bool = False) -> Catalog:
     """One row per converted dataset (OME-Zarr 0.5, made by any tool) and the
     cost summary of their conversions. Each target is a dataset or a folder,
     ``s3://`` prefix or Store holding datasets (looked for down to
@@ -356,6 +375,7 @@ def catalog(targets: Location | Sequence[Location], *, thumbnails: bool = False,
     level (for ``write_html``); ``price_per_core_hour`` adds costs to the
     summary. ``result.rows``, ``result.summary``, ``result.failed``;
     ``result.write_csv(path)``, ``write_summary(path)``, ``write_html(path)``.
+    ``follow_links``: read what local links lead to outside the targets.
     """
     if isinstance(targets, (str, os.PathLike, Store)):
         targets = [targets]
@@ -366,7 +386,7 @@ def catalog(targets: Location | Sequence[Location], *, thumbnails: bool = False,
     if price_per_core_hour is not None and not (math.isfinite(price_per_core_hour) and price_per_core_hour >= 0):
         msg = f"{option('price_per_core_hour', price_per_core_hour)}: expected a number, 0 or more"
         raise UserError(msg)
-    stores = [open_location(t, role="input", s3=s3) for t in targets]
+    stores = [open_location(t, role="input", s3=s3, follow_links=follow_links) for t in targets]
     return _inventory.build(stores, thumbnails=thumbnails, price_per_core_hour=price_per_core_hour, threads=threads)
 
 
@@ -396,6 +416,7 @@ def resave_collection(
     output_s3: S3Options | None = None,
     ahead: int | None = None,
     spelling: Mapping[str, str] | None = None,
+    follow_links: bool = False,
 ) -> list[dict[str, str]]:
     """Convert every dataset of a collection in one run, through one pool;
     returns the rows of ``OUTPUT_ROOT/catalog.csv`` (one per input, in order).
@@ -413,7 +434,8 @@ def resave_collection(
     ``ahead``: datasets planned ahead of the running ones (default 4, and
     for remote inputs as many as their store keeps requests in flight: each
     plan then waits for round trips rather than for a CPU); ``spelling``: how
-    error messages name options (the command line passes its flags).
+    error messages name options (the command line passes its flags);
+    ``follow_links``: as for ``resave``, for every local input.
     """
     size = parse_add_levels(add_levels)
     entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
@@ -446,7 +468,7 @@ def resave_collection(
         def prepare():
             where = location(entry)
             out = open_location(where, role="output", s3=output_s3)
-            src = open_location(entry.input, role="input", s3=input_s3)
+            src = open_location(entry.input, role="input", s3=input_s3, follow_links=follow_links)
             if not overwrite and _collection.is_complete(out):
                 return Skipped(_collection.finished_summary(out, src))
             fields = {**{k: v for k, v in defaults.items() if v is not None}, **entry.crate}
@@ -458,7 +480,7 @@ def resave_collection(
 
     for n, entry in enumerate(entries):  # the catalogue is never written into an input
         try:
-            src = open_location(entry.input, role="input", s3=input_s3)
+            src = open_location(entry.input, role="input", s3=input_s3, follow_links=follow_links)
         except UserError:
             continue  # its own row says why
         if n == 0:  # threads for the stores (remote ones want more); the first row stands for all

@@ -11,7 +11,7 @@ import sys
 from .. import api
 from ..inventory import MAX_DEPTH, summary_path
 from ..stores.inside import check_report_path
-from .options import SPELLING, add_common, add_location_options, positive_int, s3_options
+from .options import SPELLING, add_common, add_follow_links, add_location_options, positive_int, s3_options
 
 EXAMPLES = f"""\
 examples:
@@ -61,6 +61,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="datasets read at once (default: 2, or more for S3 and HTTP)")
     add_location_options(parser, "input", "read TARGET from")
+    add_follow_links(parser)
     add_common(parser)
     return parser
 
@@ -74,7 +75,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         check_report_path(summary_path(args.csv or args.html), "the cost summary")
     result = api.catalog(args.targets, thumbnails=args.html is not None,
                          price_per_core_hour=args.price_per_core_hour, threads=args.threads,
-                         s3=s3_options(args, "input"))
+                         s3=s3_options(args, "input"), follow_links=args.follow_links)
     result.spelling = SPELLING
     for line in result.skipped:
         print(f"warning: {line}", file=sys.stderr)

@@ -35,7 +35,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         overwrite=args.output_overwrite, executor=executor,
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
         verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3, spelling=SPELLING,
-        **crate,
+        follow_links=args.follow_links, **crate,
     )
     counts = Counter(r["status"] for r in rows)
     if not args.rocrate_skip:

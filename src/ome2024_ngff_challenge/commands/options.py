@@ -35,6 +35,7 @@ SPELLING = {
     "add_levels": "--output-add-levels",
     "output_script": "--output-script",
     "rocrate_skip": "--rocrate-skip",
+    "follow_links": "--follow-links",
     **{f"{role}_{what}": f"--{role}-{what}" for role in ("input", "output")
        for what in ("bucket", "endpoint", "anon", "region")},
 }
@@ -64,6 +65,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=list(LOG_LEVEL_NAMES), default="warn", metavar="LEVEL",
                         help="error, warn (default), info, debug or trace; debug shows tracebacks, "
                         "trace also every read and write of a store, with its size and time")
+
+
+def add_follow_links(parser: argparse.ArgumentParser) -> None:
+    """--follow-links: a local dataset's links that lead out of it are read."""
+    parser.add_argument("--follow-links", action="store_true",
+                        help="read the files and folders that a local dataset's symbolic links lead to outside "
+                        "it (refused by default; link loops and files that are not regular files are always "
+                        "refused, and nothing is ever written or deleted through such a link)")
 
 
 def add_location_options(parser: argparse.ArgumentParser, role: str, what: str) -> None:

@@ -26,6 +26,7 @@ from .options import (
     CRATE_HINTS,
     add_common,
     add_crate_options,
+    add_follow_links,
     add_location_options,
     crate_options,
     positive_int,
@@ -117,6 +118,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_common(parser)
     add_location_options(parser, "input", "read INPUT from")
     add_location_options(parser, "output", "write OUTPUT to")
+    add_follow_links(parser)
 
     out = parser.add_argument_group("output layout")
     out.add_argument("--output-chunks", metavar="C,C,...",
@@ -228,7 +230,7 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
     plan = api.resave_in_place(
         args.input, overwrite=args.output_overwrite, verify=args.verify, threads=args.output_threads,
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        input_s3=s3_options(args, "input"), **crate,
+        input_s3=s3_options(args, "input"), follow_links=args.follow_links, **crate,
     )
     warn_incomplete_crate(args, crate)
     print(f"added: {args.input}: the OME-Zarr 0.5 view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
@@ -286,7 +288,8 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         api.write_details(args.input, args.output, chunks=args.output_chunks, shards=args.output_shards,
                           codec=args.output_codec, details=api.read_details(args.output_read_details, s3=details_s3),
                           overwrite=args.output_overwrite, repair=not args.no_repair,
-                          add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3)
+                          add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3,
+                          follow_links=args.follow_links)
         return 0
     crate = {} if args.rocrate_skip else crate_options(args)
     api.resave(
@@ -297,7 +300,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         executor=choose_executor(args, parser),
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
         verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3,
-        **crate,
+        follow_links=args.follow_links, **crate,
     )
     warn_incomplete_crate(args, crate)
     return 0

@@ -11,6 +11,7 @@ from .options import (
     CRATE_HINTS,
     add_common,
     add_crate_options,
+    add_follow_links,
     add_location_options,
     crate_options,
     s3_options,
@@ -35,12 +36,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("target", metavar="TARGET", help="the converted dataset: a folder or s3://bucket/prefix")
     add_crate_options(parser, skip=False)
     add_location_options(parser, "output", "TARGET is in")
+    add_follow_links(parser)
     add_common(parser)
     return parser
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
-    result = api.update(args.target, s3=s3_options(args, "output"), **crate_options(args))
+    result = api.update(args.target, s3=s3_options(args, "output"), follow_links=args.follow_links,
+                        **crate_options(args))
     print(f"{'updated' if result.written else 'unchanged (no --rocrate-... option given)'}: {result.location}")
     info = result.info
     for key in ("name", "description", "license", "organism", "modality"):

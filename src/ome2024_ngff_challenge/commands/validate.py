@@ -8,7 +8,7 @@ import json
 import sys
 
 from .. import api
-from .options import SPELLING, add_common, add_location_options, s3_options
+from .options import SPELLING, add_common, add_follow_links, add_location_options, s3_options
 
 EXAMPLES = """\
 examples:
@@ -41,12 +41,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
                           help="also compare every voxel with this OME-Zarr 0.4 source (folder, s3:// or URL)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_location_options(parser, "input", "read TARGET from")
+    add_follow_links(parser)
     add_common(parser)
     return parser
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
-    report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"))
+    report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"),
+                          follow_links=args.follow_links)
     against = args.against is not None
     report.spelling = SPELLING
     if args.json:

@@ -138,6 +138,8 @@ class InPlaceView(Conversion):
                    f"{option('overwrite')} to replace it or {option('undo_in_place')} to remove it")
             raise OutputError(msg)
         keys = self.keys()
+        for key in [*ours, *keys]:  # a folder that is a link out of the dataset: refused before the first write
+            store.check_writable(key)
         mine = set(ours)
         new = [k for k in keys if k not in mine]
         conflicts = [k for k, there in zip(new, in_parallel(store, store.exists, new)) if there]
@@ -216,6 +218,8 @@ def undo(store: Store) -> list[str]:
     if IN_PLACE_RECORD in added:
         added.remove(IN_PLACE_RECORD)
     ordered = ([ROOT] if ROOT in added else []) + [k for k in added if k != ROOT]
+    for key in ordered:  # a folder swapped for a link out of the dataset: refused before the first removal
+        store.check_writable(key)
     removed = [k for k, there in zip(ordered, in_parallel(store, store.exists, ordered)) if there]
     if ROOT in removed:
         store.delete(ROOT)

@@ -437,6 +437,7 @@ class Planner:
                 if name == CONSOLIDATED:
                     found["consolidated"].append(key)
                     continue
+                self.store.local_file(key)  # a local file refused (a link out, a FIFO): before anything is written
                 self.plan.copies.append(key)
                 found["files"].append(key)
             # a converted array's folder holds its chunks: not visited

@@ -68,6 +68,7 @@ def prepare(src: Store, out: Store, *, layout: LayoutRequest | None = None, comp
             add_levels: int | None = None) -> Conversion:
     """The checked plan of converting ``src`` into ``out``, ready for an
     executor (nothing is written yet)."""
+    src.exclude(out)  # a link in the input that leads into the output is never followed
     plan = plan_conversion(src, layout, compression, repair=repair, verify=verify, add_levels=add_levels)
     check_planned_metadata(plan, src)
     return Conversion(plan, src, out, settings or OutputSettings())

@@ -8,6 +8,7 @@ folders are not entered."""
 from __future__ import annotations
 
 from ..about import INCOMPLETE_MARK
+from ..errors import UserError
 from ..stores.base import Store, join
 
 MAX_DEPTH = 4
@@ -27,7 +28,13 @@ def find_datasets(store: Store, max_depth: int = MAX_DEPTH) -> tuple[list[str], 
     skipped: list[str] = []
 
     def visit(prefix: str, depth: int) -> None:
-        dirs, files = store.list_dir(prefix)
+        try:
+            dirs, files = store.list_dir(prefix)
+        except UserError as e:  # a folder below that may not be read (a link out, a loop): said, the rest go on
+            if not prefix:
+                raise
+            skipped.append(f"{e} (skipped)")
+            return
         if prefix and any(name in files for name in DATASET_FILES):
             found.append(prefix)
             return

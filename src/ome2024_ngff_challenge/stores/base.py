@@ -54,6 +54,23 @@ class Store(ABC):
         (scripts and details files then name real paths); None otherwise."""
         return None
 
+    def local_file(self, key: str) -> str | None:
+        """The real path of the regular file ``key`` when the store is a local
+        folder, found as its reads find it (a link out of the folder, a loop or
+        a file that is not regular: UserError); None when there is no such
+        file or the store is not local. What a copy without reading links."""
+        return None
+
+    def check_writable(self, key: str) -> None:
+        """Raise OutputError when ``key`` could not be written or deleted for a
+        reason known before trying (a local folder: a link on the way leads
+        out of it). Lets all-or-nothing work refuse before its first write."""
+
+    def exclude(self, other: Store) -> None:
+        """Never read what ``other`` holds through this store (the output of a
+        run, read as its input through a link): a local folder refuses links
+        into it, ``follow_links`` or not."""
+
     def object_location(self) -> tuple[str, str, str] | None:
         """(endpoint, bucket, prefix) when the store is a prefix of an object
         store's bucket (what server-side copies need to know); None otherwise."""

@@ -1,4 +1,5 @@
-"""A folder on local disk, written durably.
+"""A folder on local disk, written durably, read and written only where the
+rules of ``confined.py`` allow (inside its root, regular files, no link loops).
 
 A write lands under a temporary name, is flushed to the disk (fsync), renamed
 into place, and the folder's entry is flushed too: after a crash or a power
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import DISK_FULL, DiskFullError, InputError, OutputError
-from .base import PARTIAL_MARK, Store, is_partial
+from .base import PARTIAL_MARK, Store, is_partial, join
+from .confined import Confinement
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 FICLONE = 0x40049409  # ioctl: share the source file's blocks (btrfs, XFS, bcachefs ...)
@@ -68,9 +70,11 @@ class LocalStore(Store):
     supports_copy_from = True
     supports_append = True
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], follow_links: bool = False):
         self.root = Path(root)
         self._root = os.fspath(self.root)
+        self.follow_links = follow_links
+        self.rules = Confinement(self.root, follow_links)
         self._unflushed: set[str] = set()  # folders with links not yet flushed to the disk
         self._folders: set[str] = set()  # folders known to exist (links are made into them)
         self._no_links: str | None = None  # why hard links are impossible here (said once)
@@ -78,10 +82,12 @@ class LocalStore(Store):
         self._said = threading.Lock()
 
     def __getstate__(self) -> dict:  # another process (a Dask worker) starts afresh
-        return {"root": self.root}
+        return {"root": self.root, "follow_links": self.follow_links, "excluded": self.rules.excluded}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["root"])
+        self.__init__(state["root"], state.get("follow_links", False))
+        for path in state.get("excluded", ()):
+            self.rules.exclude(path)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -102,61 +108,91 @@ class LocalStore(Store):
     def describe(self, key: str = "") -> str:
         return str(self._path(key))
 
+    def local_file(self, key: str) -> str | None:
+        return self.rules.file(key)
+
+    def check_writable(self, key: str) -> None:
+        self.rules.writable(key)
+
+    def exclude(self, other: Store) -> None:
+        path = other.local_path()
+        if path is not None:
+            self.rules.exclude(path)
+
     def get(self, key: str) -> bytes | None:
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        f = self.rules.open(key)
+        if f is None:
             return None
-        except PermissionError:
-            msg = f"{self.describe(key)}: permission denied"
-            raise InputError(msg) from None
+        with f:
+            return f.read()
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self.rules.file(key) is not None
 
     def list_dir(self, prefix: str = "") -> tuple[list[str], list[str]]:
-        path = self._path(prefix)
+        """The folder's entries; a link is listed as what it leads to (a folder
+        or not: a broken link or one to a FIFO is a file, refused when read)."""
+        path = self.rules.folder(prefix)
         dirs, files = [], []
+        if path is None:
+            return dirs, files
         try:
             with os.scandir(path) as it:
                 for entry in it:
-                    (dirs if entry.is_dir() else files).append(entry.name)
+                    try:
+                        folder = entry.is_dir()
+                    except OSError:  # a link loop: a file here, refused when read
+                        folder = False
+                    (dirs if folder else files).append(entry.name)
         except (FileNotFoundError, NotADirectoryError):
             pass
+        except OSError as e:  # permission denied ...
+            msg = f"{self.describe(prefix)}: cannot be listed ({e.strerror or e})"
+            raise InputError(msg) from None
         return sorted(dirs), sorted(files)
 
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
-        try:
-            with open(self._path(key), "rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(0, size - length))
-                return f.read(), size
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        f = self.rules.open(key)
+        if f is None:
             return None
+        with f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - length))
+            return f.read(), size
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
-        try:
-            with open(self._path(key), "rb") as f:
-                f.seek(start)
-                return f.read(length)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        f = self.rules.open(key)
+        if f is None:
             return None
+        with f:
+            f.seek(start)
+            return f.read(length)
 
     def sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
-        """Every file below ``prefix`` with its size (one stat each)."""
-        top = self._path(prefix)
-        for folder, _, files in os.walk(top):
+        """Every file below ``prefix`` with its size, as reads find them (links
+        inside followed, loops and links out refused; files that are not
+        regular refused)."""
+        folders = [prefix.strip("/")]
+        while folders:
+            folder = folders.pop()
+            dirs, files = self.list_dir(folder)
+            folders.extend(join(folder, d) for d in dirs)
             for name in files:
-                path = os.path.join(folder, name)
+                key = join(folder, name)
+                real = self.rules.file(key)
                 try:
-                    size = os.stat(path).st_size
+                    size = os.stat(real).st_size if real is not None else None
                 except FileNotFoundError:  # removed while we walked
-                    continue
-                yield Path(path).relative_to(self.root).as_posix(), size
+                    size = None
+                if size is not None:
+                    yield key, size
 
     def remove_partials(self) -> int:
         removed = 0
-        for folder, _, files in os.walk(self.root):
+        top = self.rules.folder("", write=True)
+        if top is None:
+            return 0
+        for folder, _, files in os.walk(top):  # links are not followed
             for name in files:
                 if is_partial(name):
                     with contextlib.suppress(FileNotFoundError):
@@ -165,7 +201,10 @@ class LocalStore(Store):
         return removed
 
     def remove_empty_folders(self, prefix: str) -> None:
-        for folder, _, _ in sorted(os.walk(self._path(prefix)), key=lambda w: -len(w[0])):
+        top = self.rules.folder(prefix, write=True)
+        if top is None:
+            return
+        for folder, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):  # links are not followed
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
 
@@ -179,12 +218,13 @@ class LocalStore(Store):
         file system cannot link (another file system, no permission, none
         supported), a reflink or an in-kernel copy, said once per run. Links
         are not flushed one by one: ``flush`` flushes their folders at the end.
-        (Plain strings, not pathlib: this runs once per chunk.)"""
-        source = src.local_path(src_key)
+        The source is found as its reads would find it (a file outside it
+        through a link is never linked). (Plain strings, not pathlib: this runs
+        once per chunk.)"""
+        source = src.local_file(src_key)
         if source is None:
             return None
-        source = os.fspath(source)
-        path = os.path.join(self._root, key)
+        path = self.rules.writable(key)
         folder = os.path.dirname(path)
         if folder not in self._folders:
             self._make_folders_lazily(folder)
@@ -299,7 +339,7 @@ class LocalStore(Store):
 
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
-        path = self._path(key)
+        path = Path(self.rules.writable(key))
         try:
             make_folders(path.parent)
         except OSError as e:
@@ -332,7 +372,7 @@ class LocalStore(Store):
         return DiskFullError(msg, self.describe(key))
 
     def append(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+        path = Path(self.rules.writable(key, follow_file=True))
         try:
             make_folders(path.parent)
             new = not path.exists()
@@ -349,10 +389,13 @@ class LocalStore(Store):
             fsync_dir(path.parent)
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+        path = self.rules.writable(key)  # a link itself is removed, never what it leads to
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(path)
 
     def delete_tree(self) -> None:
+        self.rules.forget()
+        self._folders.clear()
         if self.root.is_dir() and not self.root.is_symlink():
             shutil.rmtree(self.root)
         elif self.root.exists() or self.root.is_symlink():

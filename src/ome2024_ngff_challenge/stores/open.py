@@ -5,7 +5,8 @@ an HTTP(S) URL (read-only).
 - ``s3://B/PATH``: the same, pasted as a URL (the endpoint, region and anonymity
   still come from the options);
 - ``http://...`` / ``https://...``: an input read over HTTP (no listing needed);
-- anything else: a local folder.
+- anything else: a local folder, read only inside it (a link out of it is
+  refused unless ``follow_links``; see ``confined.py``).
 
 The remote stores are imported only when asked for, so a local run does not pay
 for them.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError, option
 from .base import Store
+from .confined import read_small_file
 from .local import LocalStore
 from .traced import TRACE, TracedStore
 
@@ -60,10 +62,12 @@ def _open_store(
     endpoint: str | None = None,
     anon: bool = False,
     region: str | None = None,
+    follow_links: bool = False,
 ) -> Store:
     """The store for ``path``. With ``bucket`` (or an ``s3://`` path) it is a
     prefix in an S3 bucket; an ``http(s)://`` path is read over HTTP; anything
-    else is a local folder. ``role`` ("input"/"output") names the options in
+    else is a local folder (``follow_links``: its links that lead out of it
+    are read too). ``role`` ("input"/"output") names the options in
     messages."""
     if path.startswith(("http://", "https://")):
         from .http import HTTPStore  # noqa: PLC0415
@@ -93,20 +97,16 @@ def _open_store(
     if endpoint or anon or region:
         msg = f"{option(role + '_endpoint')}/{option(role + '_anon')}/{option(role + '_region')} need {option(role + '_bucket')} or an s3:// path"
         raise UserError(msg)
-    return LocalStore(path)
+    return LocalStore(path, follow_links=follow_links)
 
 
 def read_location(path: str, *, role: str = "input", **location) -> bytes:
     """The bytes of one file given as a local path, ``s3://bucket/key`` or an
     http(s) URL (``location``: bucket/endpoint/anon/region as for open_store;
-    with a bucket, ``path`` is a key in it). UserError when it cannot be read."""
+    with a bucket, ``path`` is a key in it). UserError when it cannot be read;
+    a local file must be a regular file of at most 64 MiB."""
     if not is_remote(path) and not location.get("bucket"):
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError as e:
-            msg = f"{path}: {e.strerror}"
-            raise UserError(msg) from None
+        return read_small_file(path)
     parent, _, name = path.rstrip("/").rpartition("/")
     if not name or parent.endswith(":/"):  # "s3://bucket" or "https://host": no file in it
         msg = f"{path}: not a file location"

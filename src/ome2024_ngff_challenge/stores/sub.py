@@ -32,6 +32,9 @@ class SubStore(ReadOnlyStore):
     def local_path(self, key: str = "") -> Path | None:
         return self.inner.local_path(self._key(key))
 
+    def local_file(self, key: str) -> str | None:
+        return self.inner.local_file(self._key(key))
+
     def get(self, key: str) -> bytes | None:
         return self.inner.get(self._key(key))
 

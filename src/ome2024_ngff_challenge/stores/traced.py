@@ -61,6 +61,15 @@ class TracedStore(Store):
     def local_path(self, key: str = "") -> Path | None:
         return self.inner.local_path(key)
 
+    def local_file(self, key: str) -> str | None:
+        return self.inner.local_file(key)
+
+    def check_writable(self, key: str) -> None:
+        self.inner.check_writable(key)
+
+    def exclude(self, other: Store) -> None:
+        self.inner.exclude(other.inner if isinstance(other, TracedStore) else other)
+
     def object_location(self) -> tuple[str, str, str] | None:
         return self.inner.object_location()
 

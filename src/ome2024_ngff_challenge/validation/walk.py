@@ -56,6 +56,9 @@ class Validator:
         try:
             meta = self.store.get_json(key)
         except UserError as e:
+            if "not valid JSON (" not in str(e):  # not read at all (a link out of the dataset, a FIFO ...)
+                self.report.error(path, str(e.args[0]) if e.args else str(e))  # options spelled by the report
+                return None
             reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
             self.report.error(path, f"zarr.json is not valid JSON ({reason})")
             return None
