@@ -290,6 +290,10 @@ def check_array_metadata(
         assert meta.get("data_type") == "string", f"{where}: data_type {meta.get('data_type')!r} != 'string'"
         assert isinstance(meta.get("fill_value"), str), f"{where}: fill_value {meta.get('fill_value')!r} not a string"
         return meta
+    if dtype.kind == "U":  # fixed-length unicode (<U4): zarr-python 3's fixed_length_utf32 extension type
+        want = {"name": "fixed_length_utf32", "configuration": {"length_bytes": dtype.itemsize}}
+        assert meta.get("data_type") == want, f"{where}: data_type {meta.get('data_type')!r} != {want!r}"
+        return meta
     assert meta.get("data_type") == v3_dtype_name(dtype), (
         f"{where}: data_type {meta.get('data_type')!r} != {v3_dtype_name(dtype)!r}"
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from realworld_writers import BLOSC_LZ4, BLOSC_ZSTD1_BITSHUFFLE, _image, _labels_zyx, _Store
+from realworld_writers import BLOSC_LZ4, BLOSC_ZSTD1_BITSHUFFLE, _image, _labels_zyx, _Store, _zmeta_order
 
 __all__ = [
     "SURVEY_DEFECTS",
@@ -30,6 +30,7 @@ __all__ = [
     "write_acquire_zarr_like",
     "write_stack_to_chunk_like",
     "write_tiledb_bioimg_like",
+    "write_multiscale_spatial_image_like",
     "write_mrc2omezarr_like",
     "write_iohub_01_like",
     "write_ngio_01_like",
@@ -224,6 +225,59 @@ def write_stack_to_chunk_like(path) -> dict[str, np.ndarray]:
         "name": "stack", "type": "local mean", "version": "0.4"}]})
     for i, a in enumerate(_levels(_image((64, 64, 32)), 3, (0, 1, 2))):
         s.array(str(i), a, (16, 16, 16), compressor=BLOSC_LZ4)
+    return s.arrays
+
+
+def write_multiscale_spatial_image_like(path, version: str = "1") -> dict[str, np.ndarray]:
+    """multiscale-spatial-image ``to_multiscale(...).msi.to_zarr()``: version "1" = 1.0.1 (xarray-datatree
+    0.0.14, zarr-python 2.18), "2" = 2.0.3 (xarray's DataTree on zarr-python 3.1 writing v2). The xarray
+    layout: ``scale{N}/image`` plus **coordinate arrays** ``c`` (fixed-length unicode ``<U4``, fill null),
+    ``z``/``y``/``x`` (float64, fill "NaN"), every array with ``_ARRAY_DIMENSIONS``; the image's
+    ``"fill_value": null``; ``"unit": ""`` (empty) on the channel axis; "." chunk keys; a root
+    ``.zmetadata`` (2: one line, the v3-style ``consolidated_metadata`` on group entries) and a
+    non-NGFF ``multiscaleSpatialImageVersion`` key."""
+    v1 = version == "1"
+    s = _Store(path, "zarr2" if v1 else "zarr3")
+    trans = [0.25 * (2 ** i - 1) for i in range(3)]
+    axes = _axes("czyx")
+    axes[0]["unit"] = ""
+    if v1:
+        ms = {"@type": "ngff:Image", "axes": axes, "datasets": [
+            {"coordinateTransformations": _scale([1.0, 2.0, 0.5 * 2 ** i, 0.5 * 2 ** i], [0.0, 0.0, trans[i], trans[i]]),
+             "path": f"scale{i}/image"} for i in range(3)], "name": "image", "version": "0.4"}
+        s.group("", {"multiscaleSpatialImageVersion": 1, "multiscales": [ms]})
+    else:
+        ms = {"@type": "ngff:Image", "version": "0.4", "name": "image", "axes": axes, "datasets": [
+            {"path": f"scale{i}/image", "coordinateTransformations": [
+                {"type": "scale", "scale": [1.0, 2.0, 0.5 * 2 ** i, 0.5 * 2 ** i]},
+                {"type": "translation", "translation": [0.0, 0.0, trans[i], trans[i]]}]} for i in range(3)]}
+        s.group("", {"multiscales": [ms], "multiscaleSpatialImageVersion": 1})
+    sep = None if v1 else "."
+    for i, a in enumerate(_levels(_image(), 3, (2, 3))):
+        s.json(f"scale{i}/.zgroup", {"zarr_format": 2})
+        s.json(f"scale{i}/.zattrs", {})
+        coords = {"c": np.array(["DAPI", "GFP"], dtype="<U4"), "x": np.arange(a.shape[3]) * 0.5 * 2 ** i + trans[i],
+                  "y": np.arange(a.shape[2]) * 0.5 * 2 ** i + trans[i], "z": np.arange(4) * 2.0}
+        for name in ("c", "image", "x", "y", "z"):
+            if name == "image":
+                s.array(f"scale{i}/image", a, (1, 4, 32, 32) if i < 2 else (1, 4, 16, 16), compressor=BLOSC_LZ4,
+                        sep=sep, fill_value=None, attrs={"_ARRAY_DIMENSIONS": ["c", "z", "y", "x"]})
+                continue
+            unit = "" if name == "c" else _UM
+            attrs = ({"_ARRAY_DIMENSIONS": [name], "long_name": name, "units": unit} if v1
+                     else {"long_name": name, "units": unit, "_ARRAY_DIMENSIONS": [name]})
+            c = coords[name]
+            s.array(f"scale{i}/{name}", c, c.shape, compressor=BLOSC_LZ4, sep=sep,
+                    fill_value=None if name == "c" else "NaN", attrs=attrs)
+    if v1:
+        s.json(".zmetadata", _consolidated(s))
+    else:
+        meta = _consolidated(s)["metadata"]
+        for k in meta:
+            if k.endswith(".zgroup") and "/" in k:
+                meta[k] = {**meta[k], "consolidated_metadata": {"metadata": {}, "must_understand": False, "kind": "inline"}}
+        s.json(".zmetadata", {"metadata": {k: meta[k] for k in _zmeta_order(list(meta))}, "zarr_consolidated_format": 1},
+               style="compact")
     return s.arrays
 
 
@@ -479,6 +533,9 @@ SURVEY_DEFECTS: dict[str, list[str]] = {
     "write_acquire_zarr_like": ["level-1 scale 2.0 on the channel axis and 1.0 on the halved z axis (wrong, schema-valid)",
                                 "blosc compressor without blocksize"],
     "write_stack_to_chunk_like": ["spatial axes ordered x, y, z"],
+    "write_multiscale_spatial_image_like": ["'unit': '' on the channel axis", "image 'fill_value': null",
+                                            "coordinate arrays c (<U4), z/y/x (float64, fill NaN) beside the image",
+                                            "root .zmetadata; multiscaleSpatialImageVersion key"],
     "write_tiledb_bioimg_like": ["multiscale 'metadata': null", "unit-less axes, all-ones scale"],
     "write_mrc2omezarr_like": ["float64 pyramid from uint16 input", "NUL characters in metadata strings (\\u0000)",
                                "MRC voxel size applied in reverse axis order (z gets x's size)"],

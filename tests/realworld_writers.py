@@ -156,7 +156,8 @@ class _Store:
         for idx in np.ndindex(*[len(g) for g in grid]) if data.ndim else [()]:
             sl = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(idx, chunks, data.shape))
             part = data[sl]
-            pad_fill = ("" if fill_value in (None, 0) else fill_value) if is_str else fill_value
+            pad_fill = ("" if fill_value in (None, 0) else fill_value) if is_str else (
+                0 if fill_value is None else fill_value)
             buf = np.full(chunks, pad_fill, dtype=data.dtype)  # edge chunks are stored full size
             buf[tuple(slice(0, s) for s in part.shape)] = part
             if not write_empty_chunks and not is_str and np.all(buf == fill_value):
