@@ -19,7 +19,6 @@ from zarrita_check import read_with_zarrita, zarrita_available
 VALID = {
     "aicsimageio": sw.write_aicsimageio_like,
     "pydantic_ome_ngff": sw.write_pydantic_ome_ngff_like,
-    "xarray_ome_ngff": sw.write_xarray_ome_ngff_like,
     "ome_zarr_models": sw.write_ome_zarr_models_like,
     "ngff_zarr_0.8": sw.write_ngff_zarr_08_like,
     "acquire_zarr": sw.write_acquire_zarr_like,
@@ -32,6 +31,7 @@ VALID = {
 }
 REPAIRED = {
     "iohub_0.1": sw.write_iohub_01_like,
+    "xarray_ome_ngff": sw.write_xarray_ome_ngff_like,
 }
 _VERSIONS = "issue 17 item 1: fixed on branch versions"
 _CONTAINERS = "issue 17 item 2: fixed on branch containers"
@@ -116,13 +116,17 @@ def test_survey_writer_is_repaired_and_said(writer, tmp_path, convert):
     run = convert("resave", "--cc-by", src, out)
     assert run.rc == 0, str(run)
     repaired = [ln for ln in run.err.splitlines() if ": repaired: " in ln]
-    assert repaired and all(ln.startswith(f"warning: {src}/") for ln in repaired), run.err
+    assert repaired and all(ln.startswith(f"warning: {src}") for ln in repaired), run.err
     # check_conversion compares with the unrepaired source metadata: here arrays and validators only
     for rel in expected:
         checks.check_array_data(src, out, rel)
-    checks.validate_ome_zarr_models(out, "plate")
+    kind = "plate" if "plate" in json.loads((src / ".zattrs").read_text()) else "image"
+    checks.validate_ome_zarr_models(out, kind)
     checks.validate_yaozarrs(out, "")
-    checks.check_ome_zarr_py_plate(out, "")
+    if kind == "plate":
+        checks.check_ome_zarr_py_plate(out, "")
+    else:
+        assert checks.read_with_ome_zarr_py(out, "")
     assert_every_array_equal(out, expected)
     validate(convert, out, src)
     assert_zarrita_reads_equal(out, expected)
@@ -161,8 +165,35 @@ def test_nul_characters_and_nulls_survive(tmp_path, convert):
     sw.write_ome_zarr_models_like(src2)
     assert convert("resave", src2, out2).rc == 0
     ome = checks.v3_meta(out2, "")["attributes"]["ome"]
-    assert ome["omero"] is None and ome["multiscales"][0]["axes"][0]["unit"] is None
+    assert ome["multiscales"][0]["axes"][0]["unit"] is None  # the 0.5 schema constrains no unit of a channel
     assert ome["multiscales"][0]["metadata"] is None and ome["multiscales"][0]["type"] is None
+
+
+@pytest.mark.xfail(strict=True, reason=f"{_VERSIONS} ('omero': null)")
+def test_omero_null_is_not_passed_on(tmp_path, convert):
+    """ome-zarr-models 1.x writes "omero": null; the official 0.5 image schema wants an object
+    (ngff-zarr 0.50 rejects the output): the null must not reach the output."""
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    sw.write_ome_zarr_models_like(src)
+    run = convert("resave", "--cc-by", src, out)
+    assert run.rc == 0, str(run)
+    ome = checks.v3_meta(out, "")["attributes"]["ome"]
+    assert ome.get("omero", {}) is not None
+
+
+def test_repair_of_untyped_axes_is_pure():
+    from ome2024_ngff_challenge.ome import repair
+
+    def attrs(*axes):
+        return {"multiscales": [{"axes": [dict(a) for a in axes]}]}
+
+    c, z, y, x = {"name": "c"}, {"name": "z", "type": "space"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}
+    fixed, notes = repair.untyped_axes(attrs(c, z, y, x))
+    assert fixed["multiscales"][0]["axes"][0] == {"name": "c", "type": "channel"} and len(notes) == 1
+    three = attrs(c, y, x)  # 3 space-like axes: valid as it is, left alone
+    assert repair.untyped_axes(three) == (three, [])
+    other = attrs({"name": "angle"}, z, y, x)  # a name that says nothing: left for the 0.5 checks
+    assert repair.untyped_axes(other) == (other, [])
 
 
 def test_unordered_pyramid_that_is_no_inversion_is_refused(tmp_path, convert):

@@ -186,6 +186,8 @@ class Planner:
         self.repaired(path, notes)
         attrs, notes = repair.unordered_level_scales(attrs, shapes, where)
         self.repaired(path, notes)
+        attrs, notes = repair.untyped_axes(attrs)
+        self.repaired(path, notes)
         added = 0
         if self.add_levels is not None:
             attrs, added = self.added_levels(path, attrs, add, is_label=is_label or "image-label" in attrs)

@@ -20,7 +20,11 @@ Each was seen in the output of a widely used writer (see the tests'
   datasets are not ordered from highest to lowest resolution as 0.4 and 0.5
   require: when every level's scale is exactly level 0's divided by the factor
   its shape implies, it becomes level 0's multiplied by it; any other
-  unordered pyramid is refused (which level is wrong cannot be told).
+  unordered pyramid is refused (which level is wrong cannot be told);
+* xarray-ome-ngff 3: a channel axis without ``type`` (a coordinate without
+  attributes). Untyped axes count as spatial for the 0.5 schema, which allows
+  at most 3: where more than 3 axes are untyped or spatial, an untyped axis
+  named ``c``/``channel`` or ``t``/``time`` gets that type.
 """
 
 from __future__ import annotations
@@ -157,6 +161,38 @@ def _inverted_fix(scales: list[list[float]], shapes: list) -> list[list[float]] 
         if not all(math.isclose(v, a / f, rel_tol=1e-9) for v, a, f in zip(scale, s0, factor)):
             return None
     return [[a * f for a, f in zip(s0, factor)] for factor in factors]
+
+
+# names that say an axis's type where a writer left the type out
+_TYPE_OF_NAME = {"c": "channel", "channel": "channel", "t": "time", "time": "time"}
+
+
+def untyped_axes(zattrs: dict) -> tuple[dict, list[str]]:
+    """More than 3 axes untyped or of type space (the 0.5 schema allows 3):
+    untyped axes whose name says channel or time get that type."""
+    multiscales = zattrs.get("multiscales")
+    if not isinstance(multiscales, list):
+        return zattrs, []
+    repaired = zattrs
+    notes: list[str] = []
+    for n, ms in enumerate(multiscales):
+        axes = ms.get("axes") if isinstance(ms, dict) else None
+        if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+            continue
+        spatial_like = [a for a in axes if a.get("type", "space") == "space"]
+        named = [i for i, a in enumerate(axes)
+                 if "type" not in a and isinstance(a.get("name"), str) and a["name"].lower() in _TYPE_OF_NAME]
+        if len(spatial_like) <= 3 or not named:
+            continue
+        if repaired is zattrs:
+            repaired = copy.deepcopy(zattrs)
+        for i in named:
+            axis = repaired["multiscales"][n]["axes"][i]
+            axis["type"] = _TYPE_OF_NAME[axis["name"].lower()]
+        notes.append(f"multiscales[{n}]: axes without a type given the one their name says ("
+                     + ", ".join(f"'{axes[i]['name']}': {_TYPE_OF_NAME[axes[i]['name'].lower()]}" for i in named)
+                     + "; untyped axes count as space, of which there are at most 3)")
+    return repaired, notes
 
 
 def labels_on_image(zattrs: dict) -> tuple[dict, list[str] | None, list[str]]:
