@@ -30,6 +30,7 @@ __all__ = [
     "write_acquire_zarr_like",
     "write_stack_to_chunk_like",
     "write_tiledb_bioimg_like",
+    "write_zarrify_like",
     "write_multiscale_spatial_image_like",
     "write_mrc2omezarr_like",
     "write_iohub_01_like",
@@ -278,6 +279,19 @@ def write_multiscale_spatial_image_like(path, version: str = "1") -> dict[str, n
                 meta[k] = {**meta[k], "consolidated_metadata": {"metadata": {}, "must_understand": False, "kind": "inline"}}
         s.json(".zmetadata", {"metadata": {k: meta[k] for k in _zmeta_order(list(meta))}, "zarr_consolidated_format": 1},
                style="compact")
+    return s.arrays
+
+
+def write_zarrify_like(path) -> dict[str, np.ndarray]:
+    """zarrify 0.0.8 ``to_zarr`` from a 3-D TIFF (zarr-python 2.18 NestedDirectoryStore, dask): one level
+    ``s0`` only, a **multiscale-level** ``scale [1.0, 1.0, 1.0]`` transform, a zero translation on the
+    dataset, zstd level 6, unit from the caller (nanometer by default)."""
+    s = _Store(path, "zarr2")
+    s.group("", {"multiscales": [{
+        "axes": _axes("zyx"), "coordinateTransformations": _scale([1.0, 1.0, 1.0]),
+        "datasets": [{"coordinateTransformations": _scale([2.0, 0.5, 0.5], [0.0, 0.0, 0.0]), "path": "s0"}],
+        "name": "/", "version": "0.4"}]})
+    s.array("s0", _image((32, 64, 64)), (16, 32, 32), compressor={"checksum": False, "id": "zstd", "level": 6})
     return s.arrays
 
 
@@ -536,6 +550,7 @@ SURVEY_DEFECTS: dict[str, list[str]] = {
     "write_multiscale_spatial_image_like": ["'unit': '' on the channel axis", "image 'fill_value': null",
                                             "coordinate arrays c (<U4), z/y/x (float64, fill NaN) beside the image",
                                             "root .zmetadata; multiscaleSpatialImageVersion key"],
+    "write_zarrify_like": ["one level only", "a multiscale-level scale transform"],
     "write_tiledb_bioimg_like": ["multiscale 'metadata': null", "unit-less axes, all-ones scale"],
     "write_mrc2omezarr_like": ["float64 pyramid from uint16 input", "NUL characters in metadata strings (\\u0000)",
                                "MRC voxel size applied in reverse axis order (z gets x's size)"],

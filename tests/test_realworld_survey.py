@@ -24,6 +24,7 @@ VALID = {
     "acquire_zarr": sw.write_acquire_zarr_like,
     "stack_to_chunk": sw.write_stack_to_chunk_like,
     "tiledb_bioimg": sw.write_tiledb_bioimg_like,
+    "zarrify": sw.write_zarrify_like,
     "multiscale_spatial_image_1": sw.write_multiscale_spatial_image_like,
     "multiscale_spatial_image_2": lambda p: sw.write_multiscale_spatial_image_like(p, "2"),
     "mrc2omezarr": sw.write_mrc2omezarr_like,

@@ -15,6 +15,7 @@ PAIRS = {  # real output -> reproduction
     "acquire.ome.zarr": sw.write_acquire_zarr_like,
     "stack_to_chunk.ome.zarr": sw.write_stack_to_chunk_like,
     "tiledb_bioimg.ome.zarr": sw.write_tiledb_bioimg_like,
+    "zarrify.ome.zarr": sw.write_zarrify_like,
     "msi.ome.zarr": sw.write_multiscale_spatial_image_like,
     "msi2.ome.zarr": lambda p: sw.write_multiscale_spatial_image_like(p, "2"),
     "mrc2omezarr.ome.zarr": sw.write_mrc2omezarr_like,
