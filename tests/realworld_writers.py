@@ -108,12 +108,16 @@ class _Store:
         write_empty_chunks: bool = True,
         write_chunks: bool = True,
         dtype_str: str | None = None,
+        order: str = "C",
+        zarray_style: tuple[str, str] | None = None,
     ) -> None:
         """Write .zarray (+ .zattrs) and the chunks of ``data``.
 
         ``sep=None`` leaves "dimension_separator" out of .zarray (zarr-python 2's default "." arrays).
         ``write_empty_chunks=False`` skips chunks equal to the fill value everywhere (zarr-python 3).
-        ``write_chunks=False`` writes no chunk at all (an array created but never filled)."""
+        ``write_chunks=False`` writes no chunk at all (an array created but never filled).
+        ``order="F"`` stores each chunk in Fortran order; ``zarray_style=(json style, key order style)``
+        formats the .zarray unlike the store's other files (webknossos: compact, zarr-python-3 order)."""
         data = np.asarray(data)
         is_str = data.dtype == object
         chunks = tuple(chunks) if chunks is not None else data.shape
@@ -124,15 +128,16 @@ class _Store:
             "dtype": dtype_str or ("|O" if is_str else data.dtype.str),
             "fill_value": fill_value,
             "filters": filters,
-            "order": "C",
+            "order": order,
             "shape": list(data.shape),
             "zarr_format": 2,
         }
         if sep is None:
             del meta["dimension_separator"]
-        ordered = {k: meta[k] for k in _ZARRAY_ORDER[self.style] if k in meta}
+        json_style, key_style = zarray_style or (self.style, self.style)
+        ordered = {k: meta[k] for k in _ZARRAY_ORDER[key_style] if k in meta}
         pre = f"{path}/" if path else ""
-        self.json(pre + ".zarray", ordered)
+        self.json(pre + ".zarray", ordered, json_style)
         if attrs or self.style != "zarr2":
             self.json(pre + ".zattrs", attrs or {})
 
@@ -151,7 +156,8 @@ class _Store:
         for idx in np.ndindex(*[len(g) for g in grid]) if data.ndim else [()]:
             sl = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(idx, chunks, data.shape))
             part = data[sl]
-            pad_fill = ("" if fill_value in (None, 0) else fill_value) if is_str else fill_value
+            pad_fill = ("" if fill_value in (None, 0) else fill_value) if is_str else (
+                0 if fill_value is None else fill_value)
             buf = np.full(chunks, pad_fill, dtype=data.dtype)  # edge chunks are stored full size
             buf[tuple(slice(0, s) for s in part.shape)] = part
             if not write_empty_chunks and not is_str and np.all(buf == fill_value):
@@ -162,8 +168,9 @@ class _Store:
             for f in filt:
                 raw = f.encode(raw)
             if not filt:
-                # the array itself, not its bytes: blosc takes its typesize (shuffle) from the itemsize
-                raw = np.ascontiguousarray(raw)
+                # the array itself, not its bytes: blosc takes its typesize (shuffle) from the itemsize;
+                # a Fortran-order chunk's bytes are those of its transpose in C order
+                raw = np.ascontiguousarray(raw.T if order == "F" else raw)
             raw = codec.encode(raw) if codec is not None else np.ascontiguousarray(raw).tobytes()
             key = key_sep.join(str(i) for i in idx) if data.ndim else "0"
             self._file(pre + key, bytes(raw))

@@ -10,6 +10,11 @@ import FetchStore from "@zarrita/storage/fetch";
 import FileSystemStore from "@zarrita/storage/fs";
 import * as zarr from "zarrita";
 
+const TYPED = {
+  bool: Uint8Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+  float32: Float32Array, float64: Float64Array,
+};
 const [root, ...paths] = process.argv.slice(2);
 const open = () => (/^https?:\/\//.test(root) ? new FetchStore(root) : new FileSystemStore(root));
 const store = open();
@@ -18,7 +23,11 @@ const plain = await zarr.open(zarr.root(open()), { kind: "group" });
 const out = { root: top.attrs, default: plain.attrs, arrays: {} };
 for (const path of paths) {
   const arr = await zarr.open.v3(zarr.root(store).resolve(path), { kind: "array" });
-  const chunk = await zarr.get(arr);
+  let chunk = await zarr.get(arr);
+  if (chunk === null || typeof chunk !== "object" || !("data" in chunk)) {
+    // a 0-d array: zarr.get gives the value itself
+    chunk = { data: TYPED[arr.dtype].from([chunk]), shape: [], stride: [] };
+  }
   const data = chunk.data;
   const bytes = new Uint8Array(data.buffer, data.byteOffset ?? 0, data.byteLength ?? data.buffer.byteLength);
   out.arrays[path] = {

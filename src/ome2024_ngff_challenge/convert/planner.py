@@ -185,6 +185,10 @@ class Planner:
                     shapes[ds] = self.add_array(join(path, ds), ds, names, ms, where).shape
         attrs, notes = repair.identity_transforms(attrs, shapes, where)
         self.repaired(path, notes)
+        attrs, notes = repair.unordered_level_scales(attrs, shapes, where)
+        self.repaired(path, notes)
+        attrs, notes = repair.untyped_axes(attrs)
+        self.repaired(path, notes)
         added = 0
         if self.add_levels is not None:
             attrs, added = self.added_levels(path, attrs, add, is_label=is_label or "image-label" in attrs)

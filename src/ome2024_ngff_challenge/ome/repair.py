@@ -14,7 +14,17 @@ Each was seen in the output of a widely used writer (see the tests'
   [...]}``) instead of on its ``labels`` group, whose ``.zattrs`` is empty;
 * iohub 0.3: ``image-label`` with empty ``colors`` and ``properties`` lists
   (0.4 and 0.5 require at least one entry when present): an empty list says
-  nothing, so it is dropped.
+  nothing, so it is dropped;
+* iohub 0.1: the pyramid's scales divided by the level factor instead of
+  multiplied (level 1, half as large, claims half the voxel size), so the
+  datasets are not ordered from highest to lowest resolution as 0.4 and 0.5
+  require: when every level's scale is exactly level 0's divided by the factor
+  its shape implies, it becomes level 0's multiplied by it; any other
+  unordered pyramid is refused (which level is wrong cannot be told);
+* xarray-ome-ngff 3: a channel axis without ``type`` (a coordinate without
+  attributes). Untyped axes count as spatial for the 0.5 schema, which allows
+  at most 3: where more than 3 axes are untyped or spatial, an untyped axis
+  named ``c``/``channel`` or ``t``/``time`` gets that type.
 """
 
 from __future__ import annotations
@@ -86,6 +96,102 @@ def identity_transforms(zattrs: dict, shapes: dict[str, tuple[int, ...]], where:
             f"multiscales[{n}]: identity dataset transforms replaced by the scales the level shapes imply "
             f"({', '.join(str([round(v, 6) for v in d['coordinateTransformations'][0]['scale']]) for d in bad)})"
         )
+    return repaired, notes
+
+
+def _scale_of(dataset) -> list[float] | None:
+    transforms = dataset.get("coordinateTransformations") if isinstance(dataset, dict) else None
+    if not (isinstance(transforms, list) and transforms and isinstance(transforms[0], dict)
+            and transforms[0].get("type") == "scale"):
+        return None
+    scale = transforms[0].get("scale")
+    if not (isinstance(scale, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
+        return None
+    return [float(v) for v in scale]
+
+
+def unordered_level_scales(zattrs: dict, shapes: dict[str, tuple[int, ...]], where: str) -> tuple[dict, list[str]]:
+    """Datasets must go from the highest resolution to the lowest: no axis's
+    scale may shrink from one level to the next. A pyramid whose levels carry
+    level 0's scale divided by their factor (iohub 0.1) gets it multiplied;
+    any other unordered one is an InputError naming the rule."""
+    multiscales = zattrs.get("multiscales")
+    if not isinstance(multiscales, list):
+        return zattrs, []
+    repaired = zattrs
+    notes: list[str] = []
+    for n, ms in enumerate(multiscales):
+        datasets = ms.get("datasets") if isinstance(ms, dict) else None
+        if not isinstance(datasets, list) or len(datasets) < 2:
+            continue
+        scales = [_scale_of(d) for d in datasets]
+        if any(s is None or len(s) != len(scales[0]) for s in scales):
+            continue
+        bad = next((i for i in range(len(scales) - 1)
+                    if any(a > b for a, b in zip(scales[i], scales[i + 1]))), None)
+        if bad is None:
+            continue
+        paths = [d.get("path") for d in datasets]
+        fixed = _inverted_fix(scales, [shapes.get(p) for p in paths])
+        if fixed is None:
+            msg = (f"{where}: multiscales[{n}]: dataset {bad + 1} ('{paths[bad + 1]}', scale {scales[bad + 1]}) has a "
+                   f"higher resolution than dataset {bad} ('{paths[bad]}', scale {scales[bad]}): datasets must be "
+                   f"ordered from the highest resolution to the lowest")
+            raise InputError(msg)
+        if repaired is zattrs:
+            repaired = copy.deepcopy(zattrs)
+        for dataset, scale in zip(repaired["multiscales"][n]["datasets"], fixed):
+            dataset["coordinateTransformations"][0]["scale"] = scale
+        notes.append(f"multiscales[{n}]: level scales divided by the level factor instead of multiplied, now "
+                     f"{', '.join(str([round(v, 6) for v in s]) for s in fixed[1:])}")
+    return repaired, notes
+
+
+def _inverted_fix(scales: list[list[float]], shapes: list) -> list[list[float]] | None:
+    """Level 0's scale times each level's factor (from the shapes), when every
+    level's scale is level 0's divided by that factor; else None."""
+    if any(s is None for s in shapes):
+        return None
+    try:
+        factors = [level_scale(tuple(shapes[0]), tuple(shape), "") for shape in shapes]
+    except InputError:
+        return None
+    s0 = scales[0]
+    for scale, factor in zip(scales, factors):
+        if not all(math.isclose(v, a / f, rel_tol=1e-9) for v, a, f in zip(scale, s0, factor)):
+            return None
+    return [[a * f for a, f in zip(s0, factor)] for factor in factors]
+
+
+# names that say an axis's type where a writer left the type out
+_TYPE_OF_NAME = {"c": "channel", "channel": "channel", "t": "time", "time": "time"}
+
+
+def untyped_axes(zattrs: dict) -> tuple[dict, list[str]]:
+    """More than 3 axes untyped or of type space (the 0.5 schema allows 3):
+    untyped axes whose name says channel or time get that type."""
+    multiscales = zattrs.get("multiscales")
+    if not isinstance(multiscales, list):
+        return zattrs, []
+    repaired = zattrs
+    notes: list[str] = []
+    for n, ms in enumerate(multiscales):
+        axes = ms.get("axes") if isinstance(ms, dict) else None
+        if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+            continue
+        spatial_like = [a for a in axes if a.get("type", "space") == "space"]
+        named = [i for i, a in enumerate(axes)
+                 if "type" not in a and isinstance(a.get("name"), str) and a["name"].lower() in _TYPE_OF_NAME]
+        if len(spatial_like) <= 3 or not named:
+            continue
+        if repaired is zattrs:
+            repaired = copy.deepcopy(zattrs)
+        for i in named:
+            axis = repaired["multiscales"][n]["axes"][i]
+            axis["type"] = _TYPE_OF_NAME[axis["name"].lower()]
+        notes.append(f"multiscales[{n}]: axes without a type given the one their name says ("
+                     + ", ".join(f"'{axes[i]['name']}': {_TYPE_OF_NAME[axes[i]['name'].lower()]}" for i in named)
+                     + "; untyped axes count as space, of which there are at most 3)")
     return repaired, notes
 
 
