@@ -37,6 +37,7 @@ from .convert import in_place as _in_place
 from .convert import resave as _resave
 from .convert.layout import parse_shape
 from .convert.levels import parse_add_levels
+from .convert.resave import OUTPUT_VERSIONS
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
 from .errors import OutputError, UserError, option
@@ -142,10 +143,12 @@ def resave(
     repair: bool = True,
     verify: bool = False,
     add_levels: int | bool | str | None = None,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
 ) -> Plan:
-    """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5; returns the plan it ran.
+    """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5 (``output_version="0.6"``:
+    0.6); returns the plan it ran.
 
     ``chunks``/``shards``: shapes (or "1,1,256,256"; shards "none": unsharded),
     default automatic; ``codec``: "blosc-zstd-5" (default), "zstd-3", "gzip",
@@ -181,7 +184,7 @@ def resave(
     if executor is None:
         executor = ThreadExecutor(threads)
     return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings,
-                          repair=repair, verify=verify, add_levels=size)
+                          repair=repair, verify=verify, add_levels=size, output_version=output_version)
 
 
 def resave_in_place(
@@ -199,9 +202,10 @@ def resave_in_place(
     notes: str | None = None,
     progress: bool = False,
     repair: bool = True,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
 ) -> Plan:
-    """Add the OME-Zarr 0.5 view of a 0.4 dataset in place: Zarr v3 metadata
+    """Add the OME-Zarr 0.5 (``output_version="0.6"``: 0.6) view of a 0.4 dataset in place: Zarr v3 metadata
     beside the v2 metadata, describing the existing chunks where they are (no
     chunk is read, unless ``verify``, nor written); returns the plan.
 
@@ -223,7 +227,8 @@ def resave_in_place(
         if crate else None,
         progress=progress,
     )
-    return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair)
+    return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair,
+                                   output_version=output_version)
 
 
 def undo_in_place(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
@@ -391,6 +396,7 @@ def resave_collection(
     repair: bool = True,
     verify: bool = False,
     add_levels: int | bool | str | None = None,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
     ahead: int | None = None,
@@ -415,6 +421,7 @@ def resave_collection(
     error messages name options (the command line passes its flags).
     """
     size = parse_add_levels(add_levels)
+    _resave.check_output_version(output_version)
     entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
                                     relative=not (input_s3 and input_s3.bucket))
     if isinstance(output_root, Store):
@@ -452,7 +459,7 @@ def resave_collection(
             settings = OutputSettings(overwrite=overwrite, notes=notes, progress=False,
                                       crate=crate_info(where, **fields) if crate else None)
             return _resave.prepare(src, out, layout=layout, compression=compression, settings=settings,
-                                   repair=repair, verify=verify, add_levels=size)
+                                   repair=repair, verify=verify, add_levels=size, output_version=output_version)
         return prepare
 
     for n, entry in enumerate(entries):  # the catalogue is never written into an input

@@ -12,6 +12,7 @@ import logging
 import os
 
 from .. import api
+from ..api import OUTPUT_VERSIONS
 from ..about import IN_PLACE_RECORD, TOOL_NAME
 from ..executors import (
     DaskExecutor,
@@ -159,6 +160,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     out.add_argument("--dask-scheduler", metavar="ADDRESS",
                      help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
                      "read INPUT and write OUTPUT themselves, so both must be reachable from them")
+    out.add_argument("--output-version", choices=OUTPUT_VERSIONS, default=OUTPUT_VERSIONS[0],
+                     help="the OME-Zarr version written (default: %(default)s, the challenge's); 0.6 has the "
+                     "coordinate systems and transformations of RFC-5. With --in-place on a 0.5 dataset: "
+                     "upgrade its group metadata to 0.6 where it is (--undo restores the 0.5 metadata)")
     out.add_argument("--no-repair", action="store_true",
                      help="refuse input with the known defects of real writers (identity transforms, label lists "
                      "on the wrong group, empty image-label lists) instead of repairing them; every repair is "
@@ -228,10 +233,10 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
     plan = api.resave_in_place(
         args.input, overwrite=args.output_overwrite, verify=args.verify, threads=args.output_threads,
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        input_s3=s3_options(args, "input"), **crate,
+        output_version=args.output_version, input_s3=s3_options(args, "input"), **crate,
     )
     warn_incomplete_crate(args, crate)
-    print(f"added: {args.input}: the OME-Zarr 0.5 view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
+    print(f"added: {args.input}: the OME-Zarr {args.output_version} view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
           f"arrays{', every chunk verified' if args.verify else ''}); remove it with --in-place --undo")
     return 0
 
@@ -296,8 +301,8 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         overwrite=args.output_overwrite,
         executor=choose_executor(args, parser),
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3,
-        **crate,
+        verify=args.verify, add_levels=args.output_add_levels, output_version=args.output_version,
+        input_s3=src_s3, output_s3=out_s3, **crate,
     )
     warn_incomplete_crate(args, crate)
     return 0
