@@ -35,6 +35,7 @@ from .hosting.check import check_hosting
 from .convert import collection as _collection
 from .convert import in_place as _in_place
 from .convert import resave as _resave
+from .convert import upgrade_v06 as _upgrade
 from .convert.layout import parse_shape
 from .convert.levels import parse_add_levels
 from .convert.resave import OUTPUT_VERSIONS
@@ -229,6 +230,31 @@ def resave_in_place(
     )
     return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair,
                                    output_version=output_version)
+
+
+def is_zarr_v3(input: Location, *, input_s3: S3Options | None = None) -> bool:
+    """Whether ``input`` is Zarr v3 only (OME-Zarr 0.5 or newer), not a 0.4
+    dataset (with or without a view added in place)."""
+    src = open_location(input, role="input", s3=input_s3)
+    return src.exists("zarr.json") and not src.exists(".zgroup")
+
+
+def upgrade_in_place(input: Location, *, input_s3: S3Options | None = None) -> _upgrade.Upgrade:
+    """Upgrade an OME-Zarr 0.5 dataset to 0.6 where it is: only the groups'
+    zarr.json are rewritten (no array's metadata, chunk or shard is read or
+    written); the 0.5 bytes are kept, so ``undo_upgrade`` restores them
+    exactly. The RO-Crate stays; the top group records the upgrade."""
+    return _upgrade.upgrade(open_location(input, role="input", s3=input_s3))
+
+
+def is_upgraded_in_place(input: Location, *, input_s3: S3Options | None = None) -> bool:
+    return _upgrade.is_upgraded(open_location(input, role="input", s3=input_s3))
+
+
+def undo_upgrade(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
+    """Write back the 0.5 metadata ``upgrade_in_place`` replaced, byte for
+    byte; the keys written back."""
+    return _upgrade.undo(open_location(input, role="input", s3=input_s3))
 
 
 def undo_in_place(input: Location, *, input_s3: S3Options | None = None) -> list[str]:

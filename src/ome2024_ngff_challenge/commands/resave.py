@@ -220,6 +220,10 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
         extra = [a.dest for a in parser._actions if a.dest not in UNDO_TAKES and given(args, parser, a.dest)]
         if extra:
             parser.error(f"--in-place --undo takes INPUT and --input-* only, not {flag(parser, extra[0])}")
+        if api.is_upgraded_in_place(args.input, input_s3=s3_options(args, "input")):
+            restored = api.undo_upgrade(args.input, input_s3=s3_options(args, "input"))
+            print(f"restored: {args.input}: the OME-Zarr 0.5 metadata ({len(restored)} groups, byte for byte)")
+            return 0
         removed = api.undo_in_place(args.input, input_s3=s3_options(args, "input"))
         print(f"removed: {args.input}: the in-place 0.5 view ({len(removed)} files)")
         return 0
@@ -229,6 +233,8 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
     if extra:
         parser.error(f"{flag(parser, extra[0])} does not go with --in-place (the view describes the chunks as "
                      "they are, where they are)")
+    if args.output_version != OUTPUT_VERSIONS[0] and api.is_zarr_v3(args.input, input_s3=s3_options(args, "input")):
+        return upgrade_in_place(args, parser)
     crate = {} if args.rocrate_skip else crate_options(args)
     plan = api.resave_in_place(
         args.input, overwrite=args.output_overwrite, verify=args.verify, threads=args.output_threads,
@@ -238,6 +244,20 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
     warn_incomplete_crate(args, crate)
     print(f"added: {args.input}: the OME-Zarr {args.output_version} view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
           f"arrays{', every chunk verified' if args.verify else ''}); remove it with --in-place --undo")
+    return 0
+
+
+def upgrade_in_place(args, parser: argparse.ArgumentParser) -> int:
+    """--in-place --output-version 0.6 on a 0.5 dataset: its group metadata rewritten."""
+    extra = [d for d in ("verify", "output_overwrite", "rocrate_skip", "conversion_notes", "no_repair")
+             if given(args, parser, d)] + [f"rocrate_{k}" for k, v in crate_options(args).items() if v]
+    if extra:
+        parser.error(f"{flag(parser, extra[0])} does not go with upgrading 0.5 to 0.6 in place (only the groups' "
+                     "metadata is rewritten; the RO-Crate and the arrays stay as they are)")
+    done = api.upgrade_in_place(args.input, input_s3=s3_options(args, "input"))
+    print(f"upgraded: {args.input}: OME-Zarr 0.5 -> {args.output_version} in place ({len(done.groups)} groups "
+          f"rewritten, no array touched{', an unfinished upgrade finished' if done.resumed else ''}); restore the "
+          "0.5 metadata with --in-place --undo")
     return 0
 
 
