@@ -24,6 +24,7 @@ import checks
 from conftest import build_bioformats2raw, build_image_5d, build_image_with_labels, build_plate
 
 import ome2024_ngff_challenge as ngff
+from ome2024_ngff_challenge.about import UPGRADE_KEY
 from ome2024_ngff_challenge.convert import upgrade_v06
 from ome2024_ngff_challenge.errors import UserError
 from ome2024_ngff_challenge.stores.local import LocalStore
@@ -237,7 +238,7 @@ def test_0_5_upgraded_in_place_and_back(kind, tmp_path, convert):
     else:
         assert_valid_0_6(data)
     assert_arrays_equal(data, expected)
-    top = json.loads((data / "zarr.json").read_text())["attributes"][upgrade_v06.UPGRADE_KEY]
+    top = json.loads((data / "zarr.json").read_text())["attributes"][UPGRADE_KEY]
     assert (top["from"], top["to"], top["chunks_written"]) == ("0.5", "0.6", 0)
     if kind == "image_5d" and Path(NGFF_ZARR).exists():
         assert ngff_zarr_scales(data, [""])[""] == source_scales(src, "")
@@ -295,3 +296,24 @@ def test_upgrade_refusals_change_nothing(tmp_path, convert):
     # nothing to undo
     run = convert("resave", "--in-place", "--undo", out)
     assert run.rc == 1 and checks.tree_digest(out) == before
+
+
+def test_catalog_rows_say_0_6(tmp_path, convert):
+    """A 0.6 output and a 0.5 one upgraded in place: rows read like any
+    other (shape, levels, costs), with their version; the upgrade noted."""
+    src = tmp_path / "in.zarr"
+    build_plate(src)
+    folder = tmp_path / "all"
+    assert convert("resave", "--output-version=0.6", *CRATE, src, folder / "six.zarr").rc == 0
+    assert convert("resave", *CRATE, src, folder / "five.zarr").rc == 0
+    assert convert("resave", *CRATE, src, folder / "upgraded.zarr").rc == 0
+    assert convert("resave", "--in-place", "--output-version=0.6", folder / "upgraded.zarr").rc == 0
+    result = ngff.catalog(folder, thumbnails=True)
+    rows = {Path(r.url).name: r for r in result.rows}
+    assert {n: r.ome_version for n, r in rows.items()} == {"six.zarr": "0.6", "five.zarr": "0.5", "upgraded.zarr": "0.6"}
+    for row in rows.values():
+        assert row.valid and row.error is None and row.kind == "plate" and row.wells == 3
+        assert row.shape == rows["five.zarr"].shape and row.levels == 2 and row.cost is not None
+        assert row.thumbnail is not None
+    assert any("upgraded from OME-Zarr 0.5 to 0.6 in place" in n for n in rows["upgraded.zarr"].notes)
+    assert rows["six.zarr"].values()["ome_version"] == "0.6"
