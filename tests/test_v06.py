@@ -317,3 +317,33 @@ def test_catalog_rows_say_0_6(tmp_path, convert):
         assert row.thumbnail is not None
     assert any("upgraded from OME-Zarr 0.5 to 0.6 in place" in n for n in rows["upgraded.zarr"].notes)
     assert rows["six.zarr"].values()["ome_version"] == "0.6"
+
+
+def test_a_scene_is_walked_and_its_references_resolved(tmp_path, convert):
+    """A top group with only ``scene`` metadata placing two 0.6 images: both
+    walked; a reference to a system an image does not have, or to a missing
+    scene system, is an error."""
+    src = tmp_path / "in.zarr"
+    build_image_with_labels(src)
+    root = tmp_path / "scene.zarr"
+    for name in ("tileA", "tileB"):
+        assert convert("resave", "--output-version=0.6", *CRATE, src, root / name).rc == 0
+    axes = json.loads((root / "tileA" / "zarr.json").read_text())["attributes"]["ome"]["multiscales"][0][
+        "coordinateSystems"][0]["axes"]
+
+    def scene(b_name: str, world: str = "world") -> dict:
+        return {"zarr_format": 3, "node_type": "group", "attributes": {"ome": {"version": "0.6", "scene": {
+            "coordinateSystems": [{"name": "world", "axes": axes}],
+            "coordinateTransformations": [
+                {"type": "identity", "input": {"path": "tileA", "name": "intrinsic"}, "output": {"name": "world"}},
+                {"type": "translation", "translation": [0, 0, 40], "input": {"path": "tileB", "name": b_name},
+                 "output": {"name": world}}]}}}}
+
+    (root / "zarr.json").write_text(json.dumps(scene("intrinsic")))
+    report = ngff.validate(root)
+    assert [e for e in report.errors if "ro-crate" not in e["location"]] == []
+    assert report.groups >= 4 and report.arrays >= 4  # both images and their labels walked
+    (root / "zarr.json").write_text(json.dumps(scene("elsewhere")))
+    assert any("'tileB' has no coordinate system 'elsewhere'" in e["message"] for e in ngff.validate(root).errors)
+    (root / "zarr.json").write_text(json.dumps(scene("intrinsic", world="nowhere")))
+    assert any("'nowhere'" in e["message"] for e in ngff.validate(root).errors)
