@@ -224,6 +224,9 @@ def test_rules_catch_what_schemas_cannot():
     broken["ome"]["multiscales"][0]["coordinateTransformations"] = [
         {"type": "affine", "affine": [[1, 0], [0, 1]], "input": {"name": "intrinsic"}, "output": {"name": "intrinsic"}}]
     assert any("must be 5x6" in e for e in errors_of(broken))
+    broken = copy.deepcopy(out)
+    broken["ome"]["multiscales"][0]["coordinateSystems"].append({"name": "alone", "axes": ms["coordinateSystems"][0]["axes"]})
+    assert any("'alone' not linked" in e for e in errors_of(broken))
     scene = {"ome": {"version": "0.6", "scene": {
         "coordinateSystems": [{"name": "world", "axes": ms["coordinateSystems"][0]["axes"]}],
         "coordinateTransformations": [{"type": "identity", "input": {"name": "world"}, "output": {"name": "nowhere"}}]}}}

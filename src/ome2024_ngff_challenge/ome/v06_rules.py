@@ -323,6 +323,10 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
         parsed = check_axes(systems[intrinsic], f"{label}.coordinateSystems['{intrinsic}'].axes", problems)
         problems.extend(check_whole_image(ms.get("coordinateTransformations"), intrinsic, systems,
                                           f"{label}.coordinateTransformations"))
+        lonely = unconnected(intrinsic, systems, ms.get("coordinateTransformations"))
+        if lonely:
+            problems.append((ERROR, f"{label}.coordinateSystems: {', '.join(map(repr, lonely))} not linked to the "
+                             f"intrinsic system {intrinsic!r} by any transformation (the graph must be connected)"))
         spatial = [i for i, a in enumerate(systems[intrinsic]) if a.get("type") == "space"]
         for d in range(1, len(scales)):
             a, b = scales[d - 1], scales[d]
@@ -332,6 +336,24 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
         if parsed is not None:
             result.append(Multiscale(parsed[0], parsed[1], paths, scales))
     return problems, result
+
+
+def unconnected(intrinsic: str, systems: dict, transforms: object) -> list[str]:
+    """The systems of a multiscale that no chain of its own transformations
+    links to the intrinsic one."""
+    linked, edges = {intrinsic}, []
+    for t in transforms if isinstance(transforms, list) else []:
+        ends = [_ref(t.get(k)) for k in ("input", "output")] if isinstance(t, dict) else []
+        if len(ends) == 2 and all(e is not None and e[0] is not None and e[1] is None for e in ends):
+            edges.append((ends[0][0], ends[1][0]))
+    grown = True
+    while grown:
+        grown = False
+        for a, b in edges:
+            if (a in linked) != (b in linked):
+                linked |= {a, b}
+                grown = True
+    return [name for name in systems if name not in linked]
 
 
 def check_whole_image(transforms: object, intrinsic: str, systems: dict, label: str) -> list[tuple[str, str]]:
