@@ -225,7 +225,7 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
             print(f"restored: {args.input}: the OME-Zarr 0.5 metadata ({len(restored)} groups, byte for byte)")
             return 0
         removed = api.undo_in_place(args.input, input_s3=s3_options(args, "input"))
-        print(f"removed: {args.input}: the in-place 0.5 view ({len(removed)} files)")
+        print(f"removed: {args.input}: the view added in place ({len(removed)} files)")
         return 0
     extra = [d for d in NOT_IN_PLACE if given(args, parser, d)]
     if args.output_codec not in ("blosc-zstd-5", "keep"):
