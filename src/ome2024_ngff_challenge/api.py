@@ -290,7 +290,7 @@ def write_details(
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
              hosting: bool = True) -> Report:
-    """Check a dataset against the OME-Zarr 0.5 rules and the challenge's
+    """Check a dataset against the OME-Zarr 0.5 rules (0.6's for a 0.6 dataset) and the challenge's
     RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
     For an http(s):// target (``hosting``), also what web viewers need of the
     server (ranges, HEAD, CORS, 404s): each missing piece is a warning.

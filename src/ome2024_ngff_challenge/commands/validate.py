@@ -34,7 +34,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "validate",
         help="check that a converted dataset is valid OME-Zarr 0.5 with the challenge's RO-Crate",
         description="Check an OME-Zarr 0.5 dataset (local path, S3 or HTTP(S) URL): every group and array "
-        "against the 0.5 rules, and its RO-Crate; over HTTP(S), also what web viewers need of the server. "
+        "against the 0.5 rules (a 0.6 dataset: the 0.6 rules and schemas), and its RO-Crate; over HTTP(S), "
+        "also what web viewers need of the server. "
         "Exit 0 only when valid.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
