@@ -27,6 +27,7 @@ import ome2024_ngff_challenge as ngff
 from ome2024_ngff_challenge.about import UPGRADE_KEY
 from ome2024_ngff_challenge.convert import upgrade_v06
 from ome2024_ngff_challenge.errors import UserError
+from ome2024_ngff_challenge.ome import v06_rules
 from ome2024_ngff_challenge.stores.local import LocalStore
 from ome2024_ngff_challenge.validation import validator_for
 from ome2024_ngff_challenge.validation.walk_v06 import Validator06
@@ -59,6 +60,12 @@ def assert_valid_0_6(out: Path) -> None:
     assert report.valid, report.errors
     versions = group_versions(out)
     assert versions and set(versions.values()) <= {"0.6", None}, versions  # None: a labels group of another tool
+    for path in versions:  # and each group directly against its official 0.6 schemas
+        attributes = json.loads((out / path / "zarr.json").read_text())["attributes"]
+        schemas = v06_rules.schemas_for(attributes["ome"])
+        assert schemas or set(attributes["ome"]) - {"version", "_creator"} == {"labels"}, path  # no labels schema
+        for schema in schemas:
+            assert v06_rules.schema_problems(schema, attributes) == [], (path, schema)
 
 
 def assert_arrays_equal(out: Path, expected: dict[str, np.ndarray]) -> None:
