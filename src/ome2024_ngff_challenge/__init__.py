@@ -1,15 +1,16 @@
 """Convert OME-Zarr 0.4 (Zarr v2) datasets to OME-Zarr 0.5 (Zarr v3).
 
 The Python API (see ``api``): ``resave``, ``resave_collection``,
-``resave_in_place``, ``undo_in_place``, ``write_details``, ``validate``,
+``resave_in_place``, ``undo_in_place``, ``upgrade_in_place``, ``undo_upgrade``
+(OME-Zarr 0.5 -> 0.6 in place), ``write_details``, ``validate``,
 ``update``, ``lookup``, ``catalog`` and ``serve``, with ``S3Options`` and the errors of
 ``errors``.
 """
 
 from .about import TOOL_NAME, __version__
 
-_API = ("resave", "resave_collection", "resave_in_place", "undo_in_place", "write_details", "validate", "update",
-        "lookup", "catalog", "serve", "S3Options")
+_API = ("resave", "resave_collection", "resave_in_place", "undo_in_place", "upgrade_in_place", "undo_upgrade",
+        "write_details", "validate", "update", "lookup", "catalog", "serve", "S3Options")
 __all__ = [*_API, "TOOL_NAME", "__version__"]
 
 

@@ -22,3 +22,6 @@ OUTPUT_RECORD = ".ome2024-ngff-challenge-output.json"
 IN_PLACE_RECORD = ".ome2024-ngff-challenge-in-place.json"
 # The attribute of every converted array that holds its conversion statistics.
 STATS_KEY = "_ome2024_ngff_challenge_stats"
+# The attribute of the top group of a dataset upgraded from OME-Zarr 0.5 to 0.6
+# in place that says what the upgrade did (the arrays' statistics stay theirs).
+UPGRADE_KEY = "_ome2024_ngff_challenge_upgrade"

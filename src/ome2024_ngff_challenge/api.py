@@ -38,8 +38,10 @@ from .hosting.check import check_hosting
 from .convert import collection as _collection
 from .convert import in_place as _in_place
 from .convert import resave as _resave
+from .convert import upgrade_v06 as _upgrade
 from .convert.layout import parse_shape
 from .convert.levels import parse_add_levels
+from .convert.resave import OUTPUT_VERSIONS
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
 from .errors import DISK_FULL, DiskFullError, OutputError, UserError, option
@@ -149,11 +151,13 @@ def resave(
     repair: bool = True,
     verify: bool = False,
     add_levels: int | bool | str | None = None,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
     follow_links: bool = False,
 ) -> Plan:
-    """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5; returns the plan it ran.
+    """Convert an OME-Zarr 0.4 dataset to OME-Zarr 0.5 (``output_version="0.6"``:
+    0.6); returns the plan it ran.
 
     ``chunks``/``shards``: shapes (or "1,1,256,256"; shards "none": unsharded),
     default automatic; ``codec``: "blosc-zstd-5" (default), "zstd-3", "gzip",
@@ -190,7 +194,7 @@ def resave(
     if executor is None:
         executor = ThreadExecutor(threads)
     return _resave.resave(src, out, executor, layout=layout, compression=_compression(codec), settings=settings,
-                          repair=repair, verify=verify, add_levels=size)
+                          repair=repair, verify=verify, add_levels=size, output_version=output_version)
 
 
 def resave_in_place(
@@ -208,10 +212,11 @@ def resave_in_place(
     notes: str | None = None,
     progress: bool = False,
     repair: bool = True,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
     follow_links: bool = False,
 ) -> Plan:
-    """Add the OME-Zarr 0.5 view of a 0.4 dataset in place: Zarr v3 metadata
+    """Add the OME-Zarr 0.5 (``output_version="0.6"``: 0.6) view of a 0.4 dataset in place: Zarr v3 metadata
     beside the v2 metadata, describing the existing chunks where they are (no
     chunk is read, unless ``verify``, nor written); returns the plan.
 
@@ -234,7 +239,33 @@ def resave_in_place(
         if crate else None,
         progress=progress,
     )
-    return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair)
+    return _resave.resave_in_place(src, InPlaceExecutor(threads, verify), settings=settings, repair=repair,
+                                   output_version=output_version)
+
+
+def is_zarr_v3(input: Location, *, input_s3: S3Options | None = None) -> bool:
+    """Whether ``input`` is Zarr v3 only (OME-Zarr 0.5 or newer), not a 0.4
+    dataset (with or without a view added in place)."""
+    src = open_location(input, role="input", s3=input_s3)
+    return src.exists("zarr.json") and not src.exists(".zgroup")
+
+
+def upgrade_in_place(input: Location, *, input_s3: S3Options | None = None) -> _upgrade.Upgrade:
+    """Upgrade an OME-Zarr 0.5 dataset to 0.6 where it is: only the groups'
+    zarr.json are rewritten (no array's metadata, chunk or shard is read or
+    written); the 0.5 bytes are kept, so ``undo_upgrade`` restores them
+    exactly. The RO-Crate stays; the top group records the upgrade."""
+    return _upgrade.upgrade(open_location(input, role="input", s3=input_s3))
+
+
+def is_upgraded_in_place(input: Location, *, input_s3: S3Options | None = None) -> bool:
+    return _upgrade.is_upgraded(open_location(input, role="input", s3=input_s3))
+
+
+def undo_upgrade(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
+    """Write back the 0.5 metadata ``upgrade_in_place`` replaced, byte for
+    byte; the keys written back."""
+    return _upgrade.undo(open_location(input, role="input", s3=input_s3))
 
 
 def undo_in_place(input: Location, *, input_s3: S3Options | None = None) -> list[str]:
@@ -273,7 +304,7 @@ def write_details(
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
              hosting: bool = True, follow_links: bool = False) -> Report:
-    """Check a dataset against the OME-Zarr 0.5 rules and the challenge's
+    """Check a dataset against the OME-Zarr 0.5 rules (0.6's for a 0.6 dataset) and the challenge's
     RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
     For an http(s):// target (``hosting``), also what web viewers need of the
     server (ranges, HEAD, CORS, 404s): each missing piece is a warning.
@@ -412,6 +443,7 @@ def resave_collection(
     repair: bool = True,
     verify: bool = False,
     add_levels: int | bool | str | None = None,
+    output_version: str = "0.5",
     input_s3: S3Options | None = None,
     output_s3: S3Options | None = None,
     ahead: int | None = None,
@@ -438,6 +470,7 @@ def resave_collection(
     ``follow_links``: as for ``resave``, for every local input.
     """
     size = parse_add_levels(add_levels)
+    _resave.check_output_version(output_version)
     entries = _collection.load_list(inputs, **{**(input_s3 or S3Options()).as_kwargs(), "bucket": None},
                                     relative=not (input_s3 and input_s3.bucket))
     if isinstance(output_root, Store):
@@ -475,7 +508,7 @@ def resave_collection(
             settings = OutputSettings(overwrite=overwrite, notes=notes, progress=False,
                                       crate=crate_info(where, **fields) if crate else None)
             return _resave.prepare(src, out, layout=layout, compression=compression, settings=settings,
-                                   repair=repair, verify=verify, add_levels=size)
+                                   repair=repair, verify=verify, add_levels=size, output_version=output_version)
         return prepare
 
     for n, entry in enumerate(entries):  # the catalogue is never written into an input

@@ -34,7 +34,8 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         details=api.read_details(args.output_read_details, s3=details_s3),
         overwrite=args.output_overwrite, executor=executor,
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3, spelling=SPELLING,
+        verify=args.verify, add_levels=args.output_add_levels, output_version=args.output_version,
+        input_s3=src_s3, output_s3=out_s3, spelling=SPELLING,
         follow_links=args.follow_links, **crate,
     )
     counts = Counter(r["status"] for r in rows)

@@ -32,6 +32,7 @@ SPELLING = {
     "in_place": "--in-place",
     "undo_in_place": "--in-place --undo",
     "verify": "--verify",
+    "output_version": "--output-version",
     "add_levels": "--output-add-levels",
     "output_script": "--output-script",
     "rocrate_skip": "--rocrate-skip",

@@ -12,6 +12,7 @@ import logging
 import os
 
 from .. import api
+from ..api import OUTPUT_VERSIONS
 from ..about import IN_PLACE_RECORD, TOOL_NAME
 from ..executors import (
     DaskExecutor,
@@ -161,6 +162,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     out.add_argument("--dask-scheduler", metavar="ADDRESS",
                      help="run the shard tasks on this Dask cluster (e.g. tcp://10.0.0.5:8786); the workers "
                      "read INPUT and write OUTPUT themselves, so both must be reachable from them")
+    out.add_argument("--output-version", choices=OUTPUT_VERSIONS, default=OUTPUT_VERSIONS[0],
+                     help="the OME-Zarr version written (default: %(default)s, the challenge's); 0.6 has the "
+                     "coordinate systems and transformations of RFC-5. With --in-place on a 0.5 dataset: "
+                     "upgrade its group metadata to 0.6 where it is (--undo restores the 0.5 metadata)")
     out.add_argument("--no-repair", action="store_true",
                      help="refuse input with the known defects of real writers (identity transforms, label lists "
                      "on the wrong group, empty image-label lists) instead of repairing them; every repair is "
@@ -217,8 +222,12 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
         extra = [a.dest for a in parser._actions if a.dest not in UNDO_TAKES and given(args, parser, a.dest)]
         if extra:
             parser.error(f"--in-place --undo takes INPUT and --input-* only, not {flag(parser, extra[0])}")
+        if api.is_upgraded_in_place(args.input, input_s3=s3_options(args, "input")):
+            restored = api.undo_upgrade(args.input, input_s3=s3_options(args, "input"))
+            print(f"restored: {args.input}: the OME-Zarr 0.5 metadata ({len(restored)} groups, byte for byte)")
+            return 0
         removed = api.undo_in_place(args.input, input_s3=s3_options(args, "input"))
-        print(f"removed: {args.input}: the in-place 0.5 view ({len(removed)} files)")
+        print(f"removed: {args.input}: the view added in place ({len(removed)} files)")
         return 0
     extra = [d for d in NOT_IN_PLACE if given(args, parser, d)]
     if args.output_codec not in ("blosc-zstd-5", "keep"):
@@ -226,15 +235,31 @@ def run_in_place(args, parser: argparse.ArgumentParser) -> int:
     if extra:
         parser.error(f"{flag(parser, extra[0])} does not go with --in-place (the view describes the chunks as "
                      "they are, where they are)")
+    if args.output_version != OUTPUT_VERSIONS[0] and api.is_zarr_v3(args.input, input_s3=s3_options(args, "input")):
+        return upgrade_in_place(args, parser)
     crate = {} if args.rocrate_skip else crate_options(args)
     plan = api.resave_in_place(
         args.input, overwrite=args.output_overwrite, verify=args.verify, threads=args.output_threads,
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        input_s3=s3_options(args, "input"), follow_links=args.follow_links, **crate,
+        output_version=args.output_version, input_s3=s3_options(args, "input"), follow_links=args.follow_links, **crate,
     )
     warn_incomplete_crate(args, crate)
-    print(f"added: {args.input}: the OME-Zarr 0.5 view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
+    print(f"added: {args.input}: the OME-Zarr {args.output_version} view in place ({len(plan.groups)} groups, {len(plan.arrays)} "
           f"arrays{', every chunk verified' if args.verify else ''}); remove it with --in-place --undo")
+    return 0
+
+
+def upgrade_in_place(args, parser: argparse.ArgumentParser) -> int:
+    """--in-place --output-version 0.6 on a 0.5 dataset: its group metadata rewritten."""
+    extra = [d for d in ("verify", "output_overwrite", "rocrate_skip", "conversion_notes", "no_repair")
+             if given(args, parser, d)] + [f"rocrate_{k}" for k, v in crate_options(args).items() if v]
+    if extra:
+        parser.error(f"{flag(parser, extra[0])} does not go with upgrading 0.5 to 0.6 in place (only the groups' "
+                     "metadata is rewritten; the RO-Crate and the arrays stay as they are)")
+    done = api.upgrade_in_place(args.input, input_s3=s3_options(args, "input"))
+    print(f"upgraded: {args.input}: OME-Zarr 0.5 -> {args.output_version} in place ({len(done.groups)} groups "
+          f"rewritten, no array touched{', an unfinished upgrade finished' if done.resumed else ''}); restore the "
+          "0.5 metadata with --in-place --undo")
     return 0
 
 
@@ -299,8 +324,8 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         overwrite=args.output_overwrite,
         executor=choose_executor(args, parser),
         crate=not args.rocrate_skip, notes=args.conversion_notes, progress=True, repair=not args.no_repair,
-        verify=args.verify, add_levels=args.output_add_levels, input_s3=src_s3, output_s3=out_s3,
-        follow_links=args.follow_links, **crate,
+        verify=args.verify, add_levels=args.output_add_levels, output_version=args.output_version,
+        input_s3=src_s3, output_s3=out_s3, follow_links=args.follow_links, **crate,
     )
     warn_incomplete_crate(args, crate)
     return 0

@@ -8,14 +8,17 @@ import json
 import sys
 
 from .. import api
+from ..validation import metadata_only
 from .options import SPELLING, add_common, add_follow_links, add_location_options, s3_options
 
+MAX_DOCUMENT = 64 * 2**20  # a metadata document larger than this is not one
 EXAMPLES = """\
 examples:
   ome2024-ngff-challenge validate out.zarr
   ome2024-ngff-challenge validate out.zarr --against in.zarr      # and compare every voxel
   ome2024-ngff-challenge validate https://example.org/data/image.zarr --json
   ome2024-ngff-challenge validate http://127.0.0.1:8000/out.zarr   # served by 'ome2024-ngff-challenge serve'
+  ome2024-ngff-challenge validate --metadata-only image.zarr/zarr.json   # one document, 0.5 or 0.6, no arrays
 
 For an http(s):// TARGET, what web viewers need of the server is checked too: a
 ranged GET of a shard answered 206 with the right bytes, suffix ranges, HEAD with
@@ -31,7 +34,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "validate",
         help="check that a converted dataset is valid OME-Zarr 0.5 with the challenge's RO-Crate",
         description="Check an OME-Zarr 0.5 dataset (local path, S3 or HTTP(S) URL): every group and array "
-        "against the 0.5 rules, and its RO-Crate; over HTTP(S), also what web viewers need of the server. "
+        "against the 0.5 rules (a 0.6 dataset: the 0.6 rules and schemas), and its RO-Crate; over HTTP(S), "
+        "also what web viewers need of the server. "
         "Exit 0 only when valid.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -40,13 +44,50 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--against", metavar="SOURCE",
                           help="also compare every voxel with this OME-Zarr 0.4 source (folder, s3:// or URL)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--metadata-only", action="store_true",
+                        help="TARGET is one metadata file (a group's zarr.json, or its attributes): check it against "
+                        "the OME-Zarr 0.5 or 0.6 rules (by its ome.version) without any other node; exit 0 valid, "
+                        "1 invalid, 2 unreadable")
     add_location_options(parser, "input", "read TARGET from")
     add_follow_links(parser)
     add_common(parser)
     return parser
 
 
+def run_metadata_only(args) -> int:
+    try:
+        with open(args.target, "rb") as f:
+            text = f.read(MAX_DOCUMENT + 1)
+    except OSError as e:
+        print(f"{args.target}: cannot be read ({e.strerror or e})", file=sys.stderr)
+        return 2
+    if len(text) > MAX_DOCUMENT:
+        print(f"{args.target}: larger than {MAX_DOCUMENT // 2**20} MiB: not a metadata document", file=sys.stderr)
+        return 2
+    version, problems = metadata_only.check_text(text)
+    errors = [m for level, m in problems if level == metadata_only.ERROR]
+    warnings = [m for level, m in problems if level != metadata_only.ERROR]
+    why = metadata_only.unavailable(version) if version else None
+    if why is not None:
+        warnings.append(f"{why}: the official OME-Zarr {version} JSON schemas were not applied (the other rules were)")
+    if args.json:
+        json.dump({"valid": not errors, "version": version, "errors": errors, "warnings": warnings}, sys.stdout,
+                  indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for level, messages in (("error", errors), ("warning", warnings)):
+            for message in messages:
+                print(f"{level}: {args.target}: {message}")
+        checked = f"OME-Zarr {version} metadata" if version else "metadata"
+        print(f"{'valid' if not errors else 'invalid'} {checked}: {len(errors)} errors, {len(warnings)} warnings")
+    return 0 if not errors else 1
+
+
 def run(args, parser: argparse.ArgumentParser) -> int:
+    if args.metadata_only:
+        if args.against is not None:
+            parser.error("--against does not go with --metadata-only (there are no arrays to compare)")
+        return run_metadata_only(args)
     report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"),
                           follow_links=args.follow_links)
     against = args.against is not None

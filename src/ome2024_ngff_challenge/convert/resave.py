@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import DISK_FULL, DiskFullError, InputError
+from ..errors import DISK_FULL, DiskFullError, InputError, UserError, option
+from ..ome import v06
+from ..ome.spec import TARGET_VERSION
 from ..stores.base import Store, join
 from ..stores.memory import MemoryStore
-from ..validation.walk import Validator
+from ..validation import validator_for
 from ..zarr.codecs import DEFAULT_COMPRESSION, Compression
 from . import in_place
 from .details import write_details
@@ -24,19 +26,40 @@ if TYPE_CHECKING:  # executors are above this layer: only named here
     from ..executors.base import Executor
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
+# the OME-Zarr versions a conversion writes (the first: the default, the challenge's)
+OUTPUT_VERSIONS = (TARGET_VERSION, v06.VERSION)
+
+
+def check_output_version(version: str) -> str:
+    if version not in OUTPUT_VERSIONS:
+        msg = f"{option('output_version', version)}: OME-Zarr {' or '.join(OUTPUT_VERSIONS)} can be written"
+        raise UserError(msg)
+    return version
+
+
+def upgrade_plan(plan: Plan, src: Store, version: str) -> Plan:
+    """The plan's group metadata (0.5) as ``version`` writes it: 0.6 is one
+    more pure step (``ome.v06``) after 0.4 -> 0.5; the arrays are the same."""
+    if check_output_version(version) == v06.VERSION:
+        for group in plan.groups:
+            group.attributes = v06.migrate_attributes(group.attributes, f"{src.describe(group.path)}: ")
+    return plan
 
 
 def plan_conversion(src: Store, layout: LayoutRequest | None = None,
                     compression: Compression | None = None, *, repair: bool = True, in_place: bool = False,
-                    verify: bool = False, add_levels: int | None = None) -> Plan:
+                    verify: bool = False, add_levels: int | None = None, output_version: str = TARGET_VERSION) -> Plan:
     """The plan of converting ``src``: groups, arrays with their layout, tasks
     (``repair``: mend the known defects of real writers, else refuse them;
     ``in_place``: every array described where it is, or refused; ``verify``:
     byte copies decode every chunk, even where a store could copy it unread;
     ``add_levels``: levels added below each image's smallest until its y and x
-    are at most this, ``levels``)."""
+    are at most this, ``levels``; ``output_version``: the OME-Zarr version
+    of the group metadata)."""
+    check_output_version(output_version)
     plan = build_plan(src, layout or LayoutRequest(), compression or DEFAULT_COMPRESSION, creator(), repair=repair,
                       in_place=in_place, verify=verify, add_levels=add_levels)
+    upgrade_plan(plan, src, output_version)
     LOG.info(
         "%s: %d groups, %d arrays, %d tasks, %.1f MB", src.describe(), len(plan.groups),
         len(plan.arrays), plan.n_tasks, plan.nbytes / 1e6,
@@ -45,7 +68,7 @@ def plan_conversion(src: Store, layout: LayoutRequest | None = None,
 
 
 def check_planned_metadata(plan: Plan, src: Store) -> None:
-    """The 0.5 rules, run on the metadata the plan would write, before anything
+    """The 0.5 (or 0.6) rules, run on the metadata the plan would write, before anything
     is written: an output that ``validate`` would reject is never made (the
     repairs the plan made are in it already). InputError naming the first
     problem, at the input path it comes from."""
@@ -54,32 +77,34 @@ def check_planned_metadata(plan: Plan, src: Store) -> None:
         planned.put_json(join(group.path, "zarr.json"), group.zarr_json())
     for array in plan.arrays:
         planned.put_json(join(array.path, "zarr.json"), array.zarr_json())
-    validator = Validator(planned)
+    validator = validator_for(planned)
     report = validator.run(crate=False)
     errors = report.errors
     if errors:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        msg = f"{errors[0]['location']}: would not be valid OME-Zarr 0.5: {errors[0]['message']}{more}"
+        msg = f"{errors[0]['location']}: would not be valid OME-Zarr {validator.version}: {errors[0]['message']}{more}"
         raise InputError(msg)
 
 
 def prepare(src: Store, out: Store, *, layout: LayoutRequest | None = None, compression: Compression | None = None,
             settings: OutputSettings | None = None, repair: bool = True, verify: bool = False,
-            add_levels: int | None = None) -> Conversion:
+            add_levels: int | None = None, output_version: str = TARGET_VERSION) -> Conversion:
     """The checked plan of converting ``src`` into ``out``, ready for an
     executor (nothing is written yet)."""
     src.exclude(out)  # a link in the input that leads into the output is never followed
-    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify, add_levels=add_levels)
+    plan = plan_conversion(src, layout, compression, repair=repair, verify=verify, add_levels=add_levels,
+                           output_version=output_version)
     check_planned_metadata(plan, src)
     return Conversion(plan, src, out, settings or OutputSettings())
 
 
 def resave(src: Store, out: Store, executor: Executor, *, layout: LayoutRequest | None = None,
            compression: Compression | None = None, settings: OutputSettings | None = None,
-           repair: bool = True, verify: bool = False, add_levels: int | None = None) -> Plan:
+           repair: bool = True, verify: bool = False, add_levels: int | None = None,
+           output_version: str = TARGET_VERSION) -> Plan:
     """Convert ``src`` into ``out`` with ``executor``; the plan it ran."""
     conversion = prepare(src, out, layout=layout, compression=compression, settings=settings, repair=repair,
-                         verify=verify, add_levels=add_levels)
+                         verify=verify, add_levels=add_levels, output_version=output_version)
     run(executor, conversion)
     return conversion.plan
 
@@ -98,10 +123,10 @@ def run(executor: Executor, conversion: Conversion) -> None:
 
 
 def resave_in_place(src: Store, executor: Executor, *, settings: OutputSettings | None = None,
-                    repair: bool = True) -> Plan:
-    """Add the 0.5 view of ``src`` in place (``executor``: an in-place one);
+                    repair: bool = True, output_version: str = TARGET_VERSION) -> Plan:
+    """Add the 0.5 (or 0.6) view of ``src`` in place (``executor``: an in-place one);
     the plan it ran. Every array must be describable, else nothing is added."""
-    plan = plan_conversion(src, repair=repair, in_place=True)
+    plan = plan_conversion(src, repair=repair, in_place=True, output_version=output_version)
     check_planned_metadata(plan, src)
     run(executor, in_place.InPlaceView(plan, src, settings or OutputSettings()))
     return plan

@@ -16,12 +16,14 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from ..about import STATS_KEY
+from ..about import STATS_KEY, UPGRADE_KEY
 from ..errors import UserError, render_options
 from ..ome import v05_rules as rules
 from ..ome.rocrate import METADATA_ID, read_crate_info
 from ..stores.base import Store, join
+from ..validation import validator_for
 from ..validation.walk import Validator
+from ..validation.walk_v06 import Validator06
 from ..zarr.codecs import DecodeError
 from ..zarr.v3_read import CodecChain, V3Array
 from .costs import Cost, dataset_cost, human_bytes
@@ -33,7 +35,7 @@ COLUMNS = (
     "license", "name", "description", "organismId", "fbbiId",
     "kind", "wells", "images", "series", "levels", "arrays", "dtype", "codec", "layout",
     "bytes_on_disk", "objects", "bytes_read", "compression_ratio", "elapsed", "core_seconds",
-    "core_seconds_source", "threads", "mb_per_s_per_core", "tool", "valid", "error", "notes",
+    "core_seconds_source", "threads", "mb_per_s_per_core", "tool", "valid", "ome_version", "error", "notes",
 )
 
 
@@ -64,6 +66,7 @@ class Row:
     objects: int | None = None
     cost: Cost | None = None
     valid: bool | None = None
+    ome_version: str | None = None  # of the top group ("0.5", "0.6")
     error: str | None = None  # why the dataset cannot be read (one line, naming the path)
     notes: list[str] = field(default_factory=list)
     thumbnail: Thumbnail | None = None
@@ -99,6 +102,7 @@ class Row:
             "mb_per_s_per_core": None if speed is None else round(speed, 3),
             "tool": "; ".join(c.tools) or None if c else None,
             "valid": self.valid,
+            "ome_version": self.ome_version,
             "error": render_options(self.error, spelling) if self.error else None,
             "notes": "; ".join(render_options(n, spelling) for n in self.notes) or None,
         }
@@ -172,8 +176,12 @@ def read_dataset(store: Store, *, thumbnails: bool = False) -> Row:
     return row
 
 
+class _Walk06(_Walk, Validator06):
+    """The same, of an OME-Zarr 0.6 dataset."""
+
+
 def _read(store: Store, row: Row, thumbnails: bool) -> None:
-    walk = _Walk(store)
+    walk = _Walk06(store) if isinstance(validator_for(store), Validator06) else _Walk(store)
     walk.run()
     report = walk.report
     top = walk.attributes.get("")
@@ -181,6 +189,11 @@ def _read(store: Store, row: Row, thumbnails: bool) -> None:
         row.error = _first_error(walk, "")
         return
     ome = top["ome"]
+    row.ome_version = ome.get("version") if isinstance(ome.get("version"), str) else None
+    upgrade = top.get(UPGRADE_KEY)
+    if isinstance(upgrade, dict):
+        row.notes.append(f"upgraded from OME-Zarr {upgrade.get('from')} to {upgrade.get('to')} in place on "
+                         f"{upgrade.get('finished')} ({upgrade.get('groups')} groups rewritten, no array)")
     row.kind = next((kind for key, kind in (("plate", "plate"), ("bioformats2raw.layout", "bioformats2raw"),
                                              ("well", "well"), ("multiscales", "image"), ("labels", "labels"))
                      if key in ome), "")
@@ -197,7 +210,7 @@ def _read(store: Store, row: Row, thumbnails: bool) -> None:
         row.error = _first_error(walk) if report._errors else f"{store.describe()}: no image found"
         return
     first = images[0]
-    _, multiscales = rules.check_multiscales(walk.attributes[first]["ome"])
+    _, multiscales = walk.rules.check_multiscales(walk.attributes[first]["ome"])
     if not multiscales:
         row.error = _first_error(walk, first)
         return
@@ -217,7 +230,7 @@ def _read(store: Store, row: Row, thumbnails: bool) -> None:
     row.layout = "mixed" if len(sharded) > 1 else "sharded" if True in sharded else "unsharded"
     row.valid = report.valid
     if not report.valid:
-        row.notes.append(f"invalid OME-Zarr 0.5 ({len(report._errors)} errors; first: {_first_error(walk)})")
+        row.notes.append(f"invalid OME-Zarr {walk.version} ({len(report._errors)} errors; first: {_first_error(walk)})")
     stats = [m.get("attributes", {}).get(STATS_KEY) for m in walk.array_meta.values()]
     stats.extend(_size_and_unvisited_stats(store, walk, row))
     row.cost = dataset_cost([s for s in stats if isinstance(s, dict)])

@@ -312,7 +312,9 @@ def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
         if window is not None:
             if not isinstance(window, dict) or not all(is_number(window.get(k)) for k in ("start", "end", "min", "max")):
                 problems.append((ERROR, f"{label}.window must have numbers start, end, min and max"))
-        if "color" in ch and not (isinstance(ch["color"], str) and re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"])):
+        if "color" in ch and not isinstance(ch["color"], str):
+            problems.append((ERROR, f"{label}.color must be a string (RRGGBB), not {ch['color']!r}"))
+        elif "color" in ch and not re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"]):
             problems.append((WARNING, f"{label}.color {ch['color']!r} is not an RRGGBB hex string"))
     if n_channels is not None and len(channels) != n_channels:
         problems.append((WARNING, f"omero has {len(channels)} channels but the channel axis has {n_channels}"))

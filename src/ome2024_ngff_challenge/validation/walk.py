@@ -40,6 +40,9 @@ class ImageInfo:
 class Validator:
     """One walk over a 0.5 hierarchy, collecting problems in a Report."""
 
+    rules = rules  # the version's rules (walk_v06.Validator06: 0.6's, same interface)
+    version = rules.VERSION
+
     def __init__(self, store: Store):
         self.store = store
         self.report = Report(store)
@@ -109,7 +112,7 @@ class Validator:
         if not isinstance(ome, dict):
             self.report.error(path, "attributes.ome must be an object")
             return None
-        self.report.extend(path, rules.check_ome_version(ome))
+        self.report.extend(path, self.rules.check_ome_version(ome))
         self.attributes[path] = attributes
         return ome
 
@@ -163,19 +166,23 @@ class Validator:
             elif "labels" in ome:
                 self.labels("", ome, None)
             else:
-                report.error("", "attributes.ome has none of multiscales, plate, well, labels or bioformats2raw.layout")
+                self.other_root(ome, attributes)
         self.warn_too_large()
-        why = rules.schemas_unavailable()
+        why = self.rules.schemas_unavailable()
         if why is not None:
-            report.warn("", f"{why}: the official OME-Zarr 0.5 JSON schemas were not applied (the other rules were)")
+            report.warn("", f"{why}: the official OME-Zarr {self.version} JSON schemas were not applied (the other rules were)")
         if crate:
             check_crate(store, report)
         return report
 
+    def other_root(self, ome: dict, attributes: dict) -> None:
+        """A top group with none of the keys above (``walk_v06``: a scene)."""
+        self.report.error("", "attributes.ome has none of multiscales, plate, well, labels or bioformats2raw.layout")
+
     def image(self, path: str, ome: dict, attributes: dict, *, labels: bool, is_label: bool = False,
               parent: ImageInfo | None = None) -> ImageInfo | None:
         """An image group (``is_label``: a label image of ``parent``)."""
-        problems, multiscales = rules.check_multiscales(ome)
+        problems, multiscales = self.rules.check_multiscales(ome)
         self.report.extend(path, problems)
         first: ImageInfo | None = None
         for m, ms in enumerate(multiscales):
@@ -252,7 +259,7 @@ class Validator:
         if "image-label" not in ome:
             self.report.error(path, "label image without 'image-label' metadata")
         else:
-            self.report.extend(path, rules.schema_problems("label.schema", attributes))
+            self.report.extend(path, self.rules.schema_problems("label.schema", attributes))
             self.report.extend(path, rules.check_image_label(ome))
         if info is None or parent is None:
             return
@@ -283,7 +290,7 @@ class Validator:
                            parent=parent)
 
     def plate(self, path: str, ome: dict, attributes: dict) -> None:
-        self.report.extend(path, rules.schema_problems("plate.schema", attributes))
+        self.report.extend(path, self.rules.schema_problems("plate.schema", attributes))
         problems, rows, wells = rules.check_plate(ome)
         self.report.extend(path, problems)
         for row in rows:
@@ -297,7 +304,7 @@ class Validator:
                 self.well(well_path, well_ome, acquisitions)
 
     def well(self, path: str, ome: dict, acquisitions: list | None) -> None:
-        problems, fields = rules.check_well(ome, acquisitions)
+        problems, fields = self.rules.check_well(ome, acquisitions)
         self.report.extend(path, problems)
         for name in fields:
             field_path = join(path, name)
@@ -307,12 +314,12 @@ class Validator:
                 self.image(field_path, field_ome, self.attributes[field_path], labels=True)
 
     def bioformats2raw(self, ome: dict, attributes: dict) -> None:
-        self.report.extend("", rules.schema_problems("bf2raw.schema", attributes))
+        self.report.extend("", self.rules.schema_problems("bf2raw.schema", attributes))
         series = None
         if self.store.exists("OME/zarr.json"):
             ome_group = self.group("OME", "OME group")
             if ome_group is not None and "series" in ome_group:
-                self.report.extend("OME", rules.schema_problems("ome.schema", self.attributes["OME"]))
+                self.report.extend("OME", self.rules.schema_problems("ome.schema", self.attributes["OME"]))
                 problems, series = rules.check_series(ome_group)
                 self.report.extend("OME", problems)
         if series is None:
