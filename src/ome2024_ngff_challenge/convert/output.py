@@ -203,6 +203,8 @@ class Conversion:
 
         in_parallel(self.src if self.src.preferred_concurrency > out.preferred_concurrency else out, copy,
                     self.plan.copies)
+        for key, data in self.plan.rewrites.items():
+            out.put(key, data)
         if self.settings.crate is not None:
             out.put(CRATE, json_bytes(build_crate(self.settings.crate)))
         self.write_group_metadata(root=True)
