@@ -101,12 +101,14 @@ def compare_spatialdata(src, out):
 
 def write_webknossos(out, data_format="zarr"):
     import webknossos as wk
+    from cluster_tools import SequentialExecutor
 
     ds = wk.Dataset(out, voxel_size=(11.2, 11.2, 25))
     color = ds.add_layer("color", wk.COLOR_CATEGORY, dtype="uint8", num_channels=3, data_format=data_format)
     color.add_mag(1).write((np.arange(3 * 64 * 48 * 8) % 251).astype("uint8").reshape(3, 64, 48, 8),
                            allow_resize=True)
-    color.downsample(coarsest_mag=wk.Mag(2))
+    with SequentialExecutor() as executor:  # no worker processes: a second, not half a minute
+        color.downsample(coarsest_mag=wk.Mag(2), executor=executor)
     seg = ds.add_layer("segmentation", wk.SEGMENTATION_CATEGORY, dtype="uint32", largest_segment_id=7,
                        data_format=data_format)
     seg.add_mag(1).write((np.arange(64 * 48 * 8) % 7).astype("uint32").reshape(1, 64, 48, 8), allow_resize=True)

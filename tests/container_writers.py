@@ -1,5 +1,5 @@
 """Container stores as their libraries write them to Zarr v2, reproduced with numpy + numcodecs +
-json only (notes: realworld_notes/containers.md): a SpatialData store as spatialdata 0.3 writes it
+json only (notes: realworld_notes/containers.md): a SpatialData store as spatialdata 0.3 and 0.4 write it
 (zarr-python 2: JSON indented by 4, keys sorted) and a webknossos dataset as webknossos 4.3 writes
 it with ``data_format="zarr"`` (``"zarr_format": "2"`` strings in every .zgroup, Fortran order).
 
@@ -67,7 +67,7 @@ class _Writer:
 
 
 # --------------------------------------------------------------------------------------------
-# SpatialData (spatialdata 0.3.0, zarr-python 2.18, anndata 0.12)
+# SpatialData (spatialdata 0.3.0 and 0.4.0, zarr-python 2.18, anndata 0.12)
 # --------------------------------------------------------------------------------------------
 
 def _axes(names, unit=False):
@@ -90,8 +90,9 @@ SD_IMAGE_TRANSFORMS = {
         _sd_transform("sequence", "cyx", "aligned", transformations=[
             _sd_transform("translation", "cyx", "global", translation=[0.0, 5.0, 3.0]),
             _sd_transform("scale", "cyx", "global", scale=[1.0, 0.5, 0.5])])],
-    "img_ms": lambda: [_sd_transform("affine", "cyx", "global", affine=[
-        [1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 4.0], [0.0, 0.1, 1.0, 3.0], [0.0, 0.0, 0.0, 1.0]])],
+    # an affine on x,y written between c,y,x and c,x,y (its output axes in the affine's order)
+    "img_ms": lambda: [{**_sd_transform("affine", "cyx", "global", affine=[
+        [1.0, 0.0, 0.0, 0.0], [0.0, 0.1, 1.0, 3.0], [0.0, 1.0, 0.0, 4.0]]), "output": _system("cxy", "global")}],
 }
 
 
@@ -105,7 +106,7 @@ def _sd_raster(w, path, name, data, levels, names, transforms, version, *, label
           "version": version}
     attrs = {"multiscales": [ms], "spatialdata_attrs": {"version": "0.2" if "dev" in version else "0.1"}}
     if label:
-        attrs["image-label"] = {"version": "0.4"}
+        attrs["image-label"] = {"version": version}
     else:
         channels = {"channels": [{"label": c} for c in range(data.shape[0])]}
         ms["metadata"] = {"omero": channels}
@@ -149,12 +150,12 @@ def _anndata(w, base):
                 attrs={"encoding-type": "string", "encoding-version": "0.2.0"})
 
 
-def write_spatialdata_like(path, version: str = "0.4-dev-spatialdata") -> dict[str, np.ndarray]:
-    """spatialdata 0.3 writing images (one with a level, one with two), labels, points, shapes and a
+def write_spatialdata_like(path, version: str = "0.4-dev-spatialdata", software: str = "0.4.0") -> dict[str, np.ndarray]:
+    """spatialdata 0.4 (or 0.3: ``version`` "0.4", ``software`` "0.3.0") writing images (one with a level, one with two), labels, points, shapes and a
     table; ``version``: the OME version of its images ("0.4" for RasterFormatV01)."""
     w = _Writer(path)
     rng = np.random.default_rng(0)
-    w.group("", {"spatialdata_attrs": {"spatialdata_software_version": "0.3.0", "version": "0.1"}})
+    w.group("", {"spatialdata_attrs": {"spatialdata_software_version": software, "version": "0.1"}})
     w.group("images")
     image = rng.integers(0, 255, (3, 64, 48), dtype=np.uint8)
     for name, levels in (("img", 1), ("img_ms", 2)):

@@ -224,7 +224,7 @@ def check_finished(store: Store) -> None:
         else:
             msg = f"{where}: not a Zarr v3 OME-Zarr dataset (no zarr.json at the top)"
         raise UserError(msg)
-    if not is_ome_zarr_v3_group(meta):
+    if not is_ome_zarr_v3_group(meta) and not is_converted_container(store, meta):
         msg = f"{where}: not an OME-Zarr 0.5 dataset (zarr.json is not a Zarr v3 group with attributes.ome)"
         raise UserError(msg)
 
@@ -251,9 +251,17 @@ def is_conversion_output(out: Store) -> bool:
     if INCOMPLETE_MARK in files:
         return True
     try:
-        return is_ome_zarr_v3_group(out.get_json("zarr.json"))
+        meta = out.get_json("zarr.json")
     except UserError:  # not JSON: not ours
         return False
+    return is_ome_zarr_v3_group(meta) or is_converted_container(out, meta)
+
+
+def is_converted_container(store: Store, meta: object) -> bool:
+    """A converted container store (``convert.container``): a plain Zarr v3
+    root group (its OME groups are below it) with the RO-Crate we write."""
+    return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" \
+        and store.exists(CRATE)
 
 
 def is_ome_zarr_v3_group(meta: object) -> bool:
