@@ -211,13 +211,15 @@ class Validator:
                 self.image(path, ome, attributes, labels=True)
             elif "labels" in ome:
                 self.labels(path, ome, None)
+        self.report.demote(set(self.flavoured), f"in {kind}'s own OME flavour, as its library writes it: ")
         note = f"a {kind} container store" if kind != containers.UNKNOWN else "a container store of a kind not known here"
         note += f" (no OME metadata at the root): {len(self.attributes)} OME groups below it checked"
         if self.flavoured:
             note += (f"; {len(self.flavoured)} of them in {kind}'s own OME flavour "
                      f"'{containers.SPATIALDATA_OME_VERSION}', which its library writes and reads for Zarr v3 "
                      "(the OME-Zarr 0.5 validators reject it): checked as OME-Zarr 0.5 without its version "
-                     "and its transformations between coordinate systems")
+                     "and its transformations between coordinate systems, what 0.5 rejects in their metadata "
+                     "reported as warnings")
         report.warn("", note)
 
     def ome_groups_below(self) -> list[str]:
