@@ -185,6 +185,51 @@ def test_unknown_container_converts_by_the_generic_rule(tmp_path):
     assert run("validate", out).returncode == 0
 
 
+def test_plate_in_a_container_and_the_catalog(tmp_path):
+    from ome2024_ngff_challenge.testing.samples import write_plate
+
+    src = tmp_path / "store"
+    cw._Writer(src).group("", {})
+    arrays = write_plate(src / "screens" / "p1", ["A"], ["1", "2"], ["A/1", "A/2"], 1)
+    result = run("resave", src, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert "plate" in attributes(out, "screens/p1")["ome"]
+    for path, want in arrays.items():
+        got = zarr.open_array(out / "screens" / "p1" / path, mode="r", zarr_format=3)[...]
+        assert np.array_equal(got, want), path
+    assert run("validate", out).returncode == 0
+    listed = run("catalog", out, "--csv", tmp_path / "catalog.csv")
+    assert listed.returncode == 0, listed.stderr
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "catalog.csv")))
+    assert [(r["kind"], r["images"], r["valid"]) for r in rows] == [("container", "2", "true")]
+
+
+def test_webknossos_over_http(tmp_path):
+    """HTTP cannot list: the layers are found through datasource-properties.json."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    arrays = cw.write_webknossos_like(tmp_path / "site" / "wk")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path / "site")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run("resave", f"http://127.0.0.1:{server.server_address[1]}/wk", tmp_path / "out")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr
+    check_arrays(tmp_path / "out", arrays)
+    assert json.loads((tmp_path / "out" / "datasource-properties.json").read_text())["dataLayers"][0]["dataFormat"] == "zarr3"
+
+
 def test_plain_group_without_ome_below_is_refused(tmp_path):
     src = tmp_path / "store"
     w = cw._Writer(src)
