@@ -2,7 +2,8 @@
 (they cannot be installed beside the test extras):
 
   write-spatialdata DIR          spatialdata 0.3/0.4: images, labels, points, shapes, a table (Zarr v2)
-  write-webknossos DIR           webknossos 4.3, data_format "zarr" (Zarr v2)
+  write-webknossos DIR           webknossos 4.3, data_format "zarr" (Zarr v2; what the replica in
+                                 container_writers.py was checked against)
   compare-spatialdata SRC OUT    spatialdata 0.8: every element and transformation equal
   compare-webknossos SRC OUT     webknossos 4.3: every layer and mag equal
 

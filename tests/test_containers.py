@@ -249,17 +249,21 @@ VENVS = Path(os.environ.get("CONTAINER_VENVS", "/work/venvs"))
 def test_libraries_read_the_outputs(library, tmp_path):
     """spatialdata 0.8 (Python 3.12) reads every element and transformation of a store spatialdata
     0.4 wrote (OME version "0.4-dev-spatialdata") equal from the source and from our output; webknossos
-    4.3 every layer and mag."""
+    4.3 every layer and mag of the webknossos replica."""
     if library == "spatialdata":
         reader, writer = VENVS / "containers-sd" / "bin" / "python", VENVS / "containers-sd04" / "bin" / "python"
-    else:
-        reader = writer = VENVS / "containers-wk" / "bin" / "python"
-    if not (reader.exists() and writer.exists()):
+    else:  # the replica (its metadata is webknossos' byte for byte): one webknossos start, not two
+        reader, writer = VENVS / "containers-wk" / "bin" / "python", None
+    if not (reader.exists() and (writer is None or writer.exists())):
         pytest.skip(f"no venv with {library} at {VENVS} (see tests/realworld_notes/containers.md)")
     src, out = tmp_path / "src", tmp_path / "out"
     script = HERE / "container_libraries.py"
-    made = subprocess.run([writer, script, f"write-{library}", src], capture_output=True, text=True, timeout=600)
-    assert made.returncode == 0, made.stderr[-3000:]
+    if writer is None:
+        cw.write_webknossos_like(src)
+    else:
+        made = subprocess.run([writer, script, f"write-{library}", src], capture_output=True, text=True,
+                              timeout=600)
+        assert made.returncode == 0, made.stderr[-3000:]
     result = run("resave", src, out)
     assert result.returncode == 0, result.stderr
     read = subprocess.run([reader, script, f"compare-{library}", src, out], capture_output=True, text=True,
