@@ -100,6 +100,12 @@ def test_spatialdata_store_converts_whole(spatialdata):
     assert attributes(out, "points/pts")["spatialdata_attrs"]["version"] == "0.2"
     assert attributes(out, "shapes/circ")["spatialdata_attrs"]["version"] == "0.3"
     assert attributes(out, "tables/table")["version"] == "0.2"
+    # consolidated metadata in the root's zarr.json (as spatialdata 0.8 writes it), equal to each node's
+    consolidated = json.loads((out / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    nodes = {str(p.parent.relative_to(out)): json.loads(p.read_text()) for p in out.rglob("zarr.json") if p.parent != out}
+    assert consolidated == nodes
+    # its v2 consolidated metadata has become this: the warning says so
+    assert "'zmetadata' made Zarr v3's" in lines[0]
     # validate: the plain OME groups checked, the flavour a note, not an error
     checked = run("validate", out)
     assert checked.returncode == 0, checked.stdout + checked.stderr

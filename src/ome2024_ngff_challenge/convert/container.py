@@ -64,6 +64,7 @@ def update_spatialdata(planner: Planner) -> str:
         group.attributes, changed = containers.spatialdata_group(group.path, group.attributes)
         if changed:
             counts[changed] = counts.get(changed, 0) + 1
+    planner.plan.consolidate = True  # in the root's zarr.json, as spatialdata 0.8 writes it
     copies = planner.plan.copies
     dropped = containers.SPATIALDATA_CONSOLIDATED in copies
     if dropped:
@@ -76,7 +77,8 @@ def update_spatialdata(planner: Planner) -> str:
                  "systems, which the OME-Zarr 0.5 validators reject; 'validate' notes it)")
     parts += [f"{n} {kind} to their Zarr v3 format" for kind, n in counts.items()]
     if dropped:
-        parts.append(f"its Zarr v2 consolidated metadata '{containers.SPATIALDATA_CONSOLIDATED}' not carried")
+        parts.append(f"its Zarr v2 consolidated metadata '{containers.SPATIALDATA_CONSOLIDATED}' made Zarr v3's, "
+                     "in the root's zarr.json")
     return ("a SpatialData store: converted whole as spatialdata 0.8 writes it for Zarr v3 (" + "; ".join(parts)
             + ")")
 

@@ -186,7 +186,19 @@ class Conversion:
             in_parallel(self.out, lambda g: self.out.put_json(f"{g.path}/zarr.json", g.zarr_json()), levels[level])
         top = next((g for g in self.plan.groups if not g.path), None)
         if root and top is not None:
-            self.out.put_json("zarr.json", top.zarr_json())
+            self.out.put_json("zarr.json", self.consolidated(top.zarr_json()) if self.plan.consolidate
+                              else top.zarr_json())
+
+    def consolidated(self, root: dict) -> dict:
+        """The root's zarr.json with every node's below it inline (zarr-python's
+        consolidated metadata), read back as written."""
+        paths = [g.path for g in self.plan.groups if g.path] + [a.path for a in self.plan.arrays]
+        nodes = {}
+        for path, meta in zip(paths, in_parallel(self.out, lambda p: self.out.get_json(f"{p}/zarr.json"), paths)):
+            if meta is not None:
+                nodes[path] = meta
+        return {**root, "consolidated_metadata": {"kind": "inline", "must_understand": False,
+                                                  "metadata": dict(sorted(nodes.items()))}}
 
     def finish(self, stats: list[ArrayStats] | None, started: float, threads: int) -> None:
         """Every array's data is written: write the metadata, the root last.

@@ -38,6 +38,24 @@ class ImageInfo:
     shapes: list[tuple[int, ...] | None]
 
 
+def is_ome_group(meta: object) -> bool:
+    """A group whose OME metadata makes it a walk's start (image, plate, labels)."""
+    attributes = meta.get("attributes") if isinstance(meta, dict) and meta.get("node_type") == "group" else None
+    ome = attributes.get("ome") if isinstance(attributes, dict) else None
+    return isinstance(ome, dict) and any(k in ome for k in ("multiscales", "plate", "labels"))
+
+
+def top_ome_groups(nodes: dict) -> list[str]:
+    """The OME groups of consolidated metadata that no other OME group holds."""
+    groups = sorted((p for p, m in nodes.items() if isinstance(p, str) and is_ome_group(m)),
+                    key=lambda p: (p.count("/"), p))
+    top: list[str] = []
+    for path in groups:
+        if not any(path.startswith(t + "/") for t in top):
+            top.append(path)
+    return top
+
+
 class Validator:
     """One walk over a 0.5 hierarchy, collecting problems in a Report."""
 
@@ -188,8 +206,12 @@ class Validator:
         attributes = meta.get("attributes", {}) if isinstance(meta, dict) else {}
         properties = store.get(containers.WEBKNOSSOS_PROPERTIES)
         self.container_kind = kind = containers.recognise(attributes, properties is not None)
+        consolidated = meta.get("consolidated_metadata") if isinstance(meta, dict) else None
+        nodes = consolidated.get("metadata") if isinstance(consolidated, dict) else None
         if store.supports_listing:
             found = self.ome_groups_below()
+        elif isinstance(nodes, dict):
+            found = top_ome_groups(nodes)
         elif properties is not None:
             found = [layer for layer in containers.webknossos_layers(properties)
                      if store.exists(join(layer, "zarr.json"))]
@@ -237,9 +259,7 @@ class Validator:
                         meta = None
                     if not isinstance(meta, dict) or meta.get("node_type") != "group":
                         continue  # arrays, folders of chunks or other files
-                    attributes = meta.get("attributes")
-                    ome = attributes.get("ome") if isinstance(attributes, dict) else None
-                    if isinstance(ome, dict) and any(k in ome for k in ("multiscales", "plate", "labels")):
+                    if is_ome_group(meta):
                         found.append(child)
                     else:
                         below.append(child)
