@@ -159,6 +159,11 @@ def test_webknossos_dataset_converts_whole(tmp_path):
         layer["dataFormat"] = "zarr3"
     assert props == want
     assert attributes(out, "color")["ome"]["multiscales"][0]["axes"][1] == {"name": "x", "type": "space", "unit": "nanometer"}
+    from checks import validate_ome_zarr_models, validate_yaozarrs
+
+    for layer in ("color", "segmentation"):  # plain OME-Zarr 0.5 for the validators too
+        validate_ome_zarr_models(out, "image", layer)
+        validate_yaozarrs(out, layer)
     checked = run("validate", out)
     assert checked.returncode == 0 and "webknossos container store" in checked.stderr + checked.stdout
     # a converted container is an output: 'update' adds to its crate, a rerun may replace it
