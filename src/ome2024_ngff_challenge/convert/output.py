@@ -216,7 +216,19 @@ class Conversion:
             in_parallel(self.out, lambda g: self.out.put_json(f"{g.path}/zarr.json", g.zarr_json()), levels[level])
         top = next((g for g in self.plan.groups if not g.path), None)
         if root and top is not None:
-            self.out.put_json("zarr.json", top.zarr_json())
+            self.out.put_json("zarr.json", self.consolidated(top.zarr_json()) if self.plan.consolidate
+                              else top.zarr_json())
+
+    def consolidated(self, root: dict) -> dict:
+        """The root's zarr.json with every node's below it inline (zarr-python's
+        consolidated metadata), read back as written."""
+        paths = [g.path for g in self.plan.groups if g.path] + [a.path for a in self.plan.arrays]
+        nodes = {}
+        for path, meta in zip(paths, in_parallel(self.out, lambda p: self.out.get_json(f"{p}/zarr.json"), paths)):
+            if meta is not None:
+                nodes[path] = meta
+        return {**root, "consolidated_metadata": {"kind": "inline", "must_understand": False,
+                                                  "metadata": dict(sorted(nodes.items()))}}
 
     def finish(self, stats: list[ArrayStats] | None, started: float, threads: int) -> None:
         """Every array's data is written: write the metadata, the root last.
@@ -233,6 +245,8 @@ class Conversion:
 
         in_parallel(self.src if self.src.preferred_concurrency > out.preferred_concurrency else out, copy,
                     self.plan.copies)
+        for key, data in self.plan.rewrites.items():
+            out.put(key, data)
         if self.settings.crate is not None:
             out.put(CRATE, json_bytes(build_crate(self.settings.crate)))
         self.write_group_metadata(root=True)
@@ -252,7 +266,7 @@ def check_finished(store: Store) -> None:
         else:
             msg = f"{where}: not a Zarr v3 OME-Zarr dataset (no zarr.json at the top)"
         raise UserError(msg)
-    if not is_ome_zarr_v3_group(meta):
+    if not is_ome_zarr_v3_group(meta) and not is_converted_container(store, meta):
         msg = f"{where}: not an OME-Zarr 0.5 dataset (zarr.json is not a Zarr v3 group with attributes.ome)"
         raise UserError(msg)
 
@@ -262,6 +276,13 @@ def check_distinct(src: Store, out: Store) -> None:
     if out.overlaps(src):
         msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
         raise UserError(msg)
+
+
+def is_converted_container(store: Store, meta: object) -> bool:
+    """A converted container store (``convert.container``): a plain Zarr v3
+    root group (its OME groups are below it) with the RO-Crate we write."""
+    return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" \
+        and store.exists(CRATE)
 
 
 def is_ome_zarr_v3_group(meta: object) -> bool:

@@ -191,6 +191,12 @@ class Plan:
     groups: list[GroupJob] = field(default_factory=list)  # parents before children
     arrays: list[ArrayJob] = field(default_factory=list)
     copies: list[str] = field(default_factory=list)  # keys copied byte for byte
+    # files written with new content instead of copied: a container's own
+    # format markers (``ome.containers``), key -> bytes
+    rewrites: dict[str, bytes] = field(default_factory=dict)
+    # the root's zarr.json consolidates every node's metadata (as spatialdata
+    # writes it: its readers find the elements of a store that cannot be listed)
+    consolidate: bool = False
     single_image: bool = False  # one image, no labels: the details JSON is a plain list
     repairs: list[tuple[str, str]] = field(default_factory=list)  # (group path, what was repaired)
 

@@ -20,7 +20,7 @@ import math
 
 from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD
 from ..errors import InputError, UserError, option
-from ..ome import repair, v04
+from ..ome import containers, repair, v04
 from ..ome.migrate import migrate_attributes
 from ..ome.spec import OME_KEYS, OME_XML
 from ..stores.base import PARTIAL_MARK, Store, join
@@ -30,6 +30,7 @@ from ..zarr.v2 import SourceArray
 from ..zarr.v3_metadata import v3_data_type
 from .details import details_by_path
 from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
+from .container import plan_container
 from .levels import AddedLevel, add_levels, writable
 from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job
 
@@ -68,6 +69,7 @@ class Planner:
         self.log = LOG if verbose else QUIET  # what it finds and repairs, said once per conversion
         self.plan = Plan()
         self._spatial: dict[str, tuple] = {}  # array path -> which axes are spatial
+        self.container_kind: str | None = None  # the kind of container store (``ome.containers``), if one
 
     # -- helpers -----------------------------------------------------------
 
@@ -121,10 +123,7 @@ class Planner:
                 raise InputError(msg)
             msg = f"{src.describe()}: not a Zarr v2 group (no .zgroup)"
             raise InputError(msg)
-        zgroup = src.get_json(".zgroup")
-        if not isinstance(zgroup, dict) or zgroup.get("zarr_format") != 2:
-            msg = f"{src.describe('.zgroup')}: not a Zarr v2 group (zarr_format is not 2)"
-            raise InputError(msg)
+        self.check_root_zgroup(src.get_json(".zgroup"))
         attrs = self.attrs("")
         if "plate" in attrs:
             self.plate("", attrs)
@@ -138,16 +137,28 @@ class Planner:
             self.image("", attrs, labels=True)
             self.plan.single_image = len(self.plan.groups) == 1
         else:
-            msg = (
-                f"{src.describe()}: not an OME-Zarr 0.4 image, plate or bioformats2raw dataset "
-                "(.zattrs has no multiscales, plate, well or bioformats2raw.layout)"
-            )
-            raise InputError(msg)
+            self.container(attrs)
+            return self.plan
         self.add_unreferenced()
         self.add_intermediate_groups()
         self.assign_layouts()
         self.log.debug("%s: metadata read in %d requests, %d rounds", src.describe(), src.requests, src.rounds)
         return self.plan
+
+    def check_root_zgroup(self, zgroup) -> None:
+        """The root's .zgroup says Zarr v2; the string "2" (webknossos writes
+        it in every .zgroup) is read as 2, a repair."""
+        where = self.src.describe(".zgroup")
+        if isinstance(zgroup, dict) and zgroup.get("zarr_format") == "2":
+            self.repaired("", ['.zgroup says "zarr_format": "2" (a string); read as 2'])
+            return
+        if not isinstance(zgroup, dict) or zgroup.get("zarr_format") != 2:
+            msg = f"{where}: not a Zarr v2 group (zarr_format is not 2)"
+            raise InputError(msg)
+
+    def container(self, attrs: dict) -> None:
+        """A plain root group: a container store (see ``container``)."""
+        plan_container(self, attrs)
 
     def add_intermediate_groups(self) -> None:
         """Zarr v3 has no implicit groups: a folder between two nodes (a dataset
@@ -174,6 +185,9 @@ class Planner:
             self.repaired(path, notes)
         attrs, listed, notes = repair.labels_on_image(attrs)
         self.repaired(path, notes)
+        if self.container_kind != containers.SPATIALDATA:  # its library reads them: kept there
+            attrs, notes = containers.without_coordinate_systems(attrs)
+            self.repaired(path, notes)
         v04.check_version(attrs, where)
         multiscales = v04.check_multiscales(attrs, where)
         shapes = {}
@@ -424,9 +438,12 @@ class Planner:
                 return []  # its folders hold chunks
             if path and path not in known and ".zgroup" in files:
                 attrs = self.attrs(path)
-                if "multiscales" in attrs:
-                    # an image the metadata does not name: converted as one
-                    self.image(path, attrs, labels=True)
+                if "multiscales" in attrs or "plate" in attrs:
+                    # an image (a plate) the metadata does not name: converted as one
+                    if "multiscales" in attrs:
+                        self.image(path, attrs, labels=True)
+                    else:
+                        self.plate(path, attrs)
                     arrays.update(a.path for a in self.plan.arrays)
                     known.update(g.path for g in self.plan.groups)
                     known.update(arrays)

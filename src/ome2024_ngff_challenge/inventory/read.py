@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..about import STATS_KEY, UPGRADE_KEY
 from ..errors import UserError, render_options
+from ..ome import containers
 from ..ome import v05_rules as rules
 from ..ome.rocrate import METADATA_ID, read_crate_info
 from ..stores.base import Store, join
@@ -185,18 +186,20 @@ def _read(store: Store, row: Row, thumbnails: bool) -> None:
     walk.run()
     report = walk.report
     top = walk.attributes.get("")
-    if top is None:
+    if top is None and walk.container_kind is None:
         row.error = _first_error(walk, "")
         return
-    ome = top["ome"]
+    ome = top["ome"] if top is not None else {}  # a container store's root has none: its OME groups are below
     row.ome_version = ome.get("version") if isinstance(ome.get("version"), str) else None
-    upgrade = top.get(UPGRADE_KEY)
+    upgrade = top.get(UPGRADE_KEY) if top is not None else None
     if isinstance(upgrade, dict):
         row.notes.append(f"upgraded from OME-Zarr {upgrade.get('from')} to {upgrade.get('to')} in place on "
                          f"{upgrade.get('finished')} ({upgrade.get('groups')} groups rewritten, no array)")
     row.kind = next((kind for key, kind in (("plate", "plate"), ("bioformats2raw.layout", "bioformats2raw"),
                                              ("well", "well"), ("multiscales", "image"), ("labels", "labels"))
                      if key in ome), "")
+    if top is None:
+        row.kind = "container" if walk.container_kind == containers.UNKNOWN else f"{walk.container_kind} container"
     images = [p for p, a in walk.attributes.items() if "multiscales" in a["ome"] and not _is_label(p, a["ome"])]
     if row.kind == "labels":
         images = [p for p, a in walk.attributes.items() if "multiscales" in a["ome"]]

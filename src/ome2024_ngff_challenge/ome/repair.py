@@ -40,7 +40,8 @@ IDENTITY = "identity"
 
 def _is_identity_list(transforms) -> bool:
     return isinstance(transforms, list) and bool(transforms) and all(
-        isinstance(t, dict) and t.get("type") == IDENTITY for t in transforms
+        # one between named coordinate systems (input/output: SpatialData's) says more than "none"
+        isinstance(t, dict) and t.get("type") == IDENTITY and "output" not in t for t in transforms
     )
 
 

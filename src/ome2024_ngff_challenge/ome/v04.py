@@ -25,11 +25,17 @@ def check_version(zattrs: dict, where: str) -> None:
             raise InputError(
                 f"{where}: OME-NGFF version must be a string, got {versioned['version']!r}"
             )
-        if versioned["version"] != SOURCE_VERSION:
+        if base_version(versioned["version"]) != SOURCE_VERSION:
             raise InputError(
                 f"{where}: OME-NGFF version {versioned['version']} is not supported "
                 f"(this converter reads {SOURCE_VERSION})"
             )
+
+
+def base_version(version: str) -> str:
+    """The spec version a tool-suffixed one builds on ("0.4-dev-spatialdata",
+    which spatialdata 0.3-0.4 writes, is 0.4)."""
+    return version.split("-", 1)[0]
 
 
 def _check_relative_path(path, where: str, label: str) -> None:

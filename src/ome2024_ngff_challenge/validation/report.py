@@ -49,6 +49,17 @@ class Report:
     def warn(self, path: str, message: str) -> None:
         self.add(rules.WARNING, path, message)
 
+    def demote(self, paths: set[str], prefix: str) -> None:
+        """The errors about these groups' own metadata made warnings (a
+        container's library writes them so: ``Validator.container``)."""
+        keep = []
+        for entry in self._errors:
+            if entry["path"] in paths:
+                self._warnings.append({**entry, "message": prefix + entry["message"]})
+            else:
+                keep.append(entry)
+        self._errors = keep
+
     def extend(self, path: str, problems) -> None:
         for level, message in problems:
             self.add(level, path, message)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..about import INCOMPLETE_MARK
 from ..errors import UserError, option
+from ..ome import containers
 from ..ome import v05_rules as rules
 from ..ome.spec import OME_XML
 from ..stores.base import Store, join
@@ -37,6 +38,24 @@ class ImageInfo:
     shapes: list[tuple[int, ...] | None]
 
 
+def is_ome_group(meta: object) -> bool:
+    """A group whose OME metadata makes it a walk's start (image, plate, labels)."""
+    attributes = meta.get("attributes") if isinstance(meta, dict) and meta.get("node_type") == "group" else None
+    ome = attributes.get("ome") if isinstance(attributes, dict) else None
+    return isinstance(ome, dict) and any(k in ome for k in ("multiscales", "plate", "labels"))
+
+
+def top_ome_groups(nodes: dict) -> list[str]:
+    """The OME groups of consolidated metadata that no other OME group holds."""
+    groups = sorted((p for p, m in nodes.items() if isinstance(p, str) and is_ome_group(m)),
+                    key=lambda p: (p.count("/"), p))
+    top: list[str] = []
+    for path in groups:
+        if not any(path.startswith(t + "/") for t in top):
+            top.append(path)
+    return top
+
+
 class Validator:
     """One walk over a 0.5 hierarchy, collecting problems in a Report."""
 
@@ -50,6 +69,8 @@ class Validator:
         self.attributes: dict[str, dict] = {}  # group attributes, by path
         self.visited: set[str] = set()
         self.too_large: list[tuple[str, str, int, int]] = []  # images viewers cannot preview: (path, level, y, x)
+        self.container_kind: str | None = None  # a container store's kind (``ome.containers``), if it is one
+        self.flavoured: list[str] = []  # its OME groups in its library's own flavour
 
     # -- nodes -------------------------------------------------------------
 
@@ -112,6 +133,12 @@ class Validator:
         if not isinstance(ome, dict):
             self.report.error(path, "attributes.ome must be an object")
             return None
+        if self.container_kind is not None and containers.flavour(ome) is not None:
+            # the container's library writes (and needs) its own flavour: noted,
+            # the rest checked by the 0.5 rules
+            self.flavoured.append(path)
+            ome = containers.as_plain_05(ome)
+            attributes = {**attributes, "ome": ome}
         self.report.extend(path, self.rules.check_ome_version(ome))
         self.attributes[path] = attributes
         return ome
@@ -152,8 +179,10 @@ class Validator:
         store, report = self.store, self.report
         if store.exists(INCOMPLETE_MARK):
             report.error("", f"{INCOMPLETE_MARK} is present: the conversion did not finish (or is still running)")
-        ome = self.group("", "the dataset")
-        if ome is not None:
+        ome = self.group("", "the dataset", ome_required=False)
+        if ome == {}:
+            self.container()
+        elif ome is not None:
             attributes = self.attributes[""]
             if "plate" in ome:
                 self.plate("", ome, attributes)
@@ -178,6 +207,74 @@ class Validator:
     def other_root(self, ome: dict, attributes: dict) -> None:
         """A top group with none of the keys above (``walk_v06``: a scene)."""
         self.report.error("", "attributes.ome has none of multiscales, plate, well, labels or bioformats2raw.layout")
+
+    def container(self) -> None:
+        """A plain root group: a container store (``ome.containers``), whose
+        OME groups below are checked where they are found."""
+        store, report = self.store, self.report
+        meta = store.get_json("zarr.json")
+        attributes = meta.get("attributes", {}) if isinstance(meta, dict) else {}
+        properties = store.get(containers.WEBKNOSSOS_PROPERTIES)
+        self.container_kind = kind = containers.recognise(attributes, properties is not None)
+        consolidated = meta.get("consolidated_metadata") if isinstance(meta, dict) else None
+        nodes = consolidated.get("metadata") if isinstance(consolidated, dict) else None
+        if store.supports_listing:
+            found = self.ome_groups_below()
+        elif isinstance(nodes, dict):
+            found = top_ome_groups(nodes)
+        elif properties is not None:
+            found = [layer for layer in containers.webknossos_layers(properties)
+                     if store.exists(join(layer, "zarr.json"))]
+        else:
+            report.error("", "no OME-Zarr metadata at the root (attributes.ome), and the OME groups of a container "
+                         "store cannot be found without listing it (HTTP cannot list)")
+            return
+        if not found:
+            report.error("", "the dataset: no OME-Zarr metadata (attributes.ome), and no OME image or plate below it")
+            return
+        for path in found:
+            ome = self.group(path, "OME group")
+            if ome is None:
+                continue
+            attributes = {**self.attributes[path], "ome": ome}
+            if "plate" in ome:
+                self.plate(path, ome, attributes)
+            elif "multiscales" in ome:
+                self.image(path, ome, attributes, labels=True)
+            elif "labels" in ome:
+                self.labels(path, ome, None)
+        self.report.demote(set(self.flavoured), f"in {kind}'s own OME flavour, as its library writes it: ")
+        note = f"a {kind} container store" if kind != containers.UNKNOWN else "a container store of a kind not known here"
+        note += f" (no OME metadata at the root): {len(self.attributes)} OME groups below it checked"
+        if self.flavoured:
+            note += (f"; {len(self.flavoured)} of them in {kind}'s own OME flavour "
+                     f"'{containers.SPATIALDATA_OME_VERSION}', which its library writes and reads for Zarr v3 "
+                     "(the OME-Zarr 0.5 validators reject it): checked as OME-Zarr 0.5 without its version "
+                     "and its transformations between coordinate systems, what 0.5 rejects in their metadata "
+                     "reported as warnings")
+        report.warn("", note)
+
+    def ome_groups_below(self) -> list[str]:
+        """The top OME groups below the root (breadth first; not below them:
+        their walk follows their own metadata), by listing."""
+        found, level = [], [""]
+        while level:
+            below = []
+            for path in level:
+                for name in self.store.list_dir(path)[0]:
+                    child = join(path, name)
+                    try:
+                        meta = self.store.get_json(join(child, "zarr.json"))
+                    except UserError:
+                        meta = None
+                    if not isinstance(meta, dict) or meta.get("node_type") != "group":
+                        continue  # arrays, folders of chunks or other files
+                    if is_ome_group(meta):
+                        found.append(child)
+                    else:
+                        below.append(child)
+            level = below
+        return found
 
     def image(self, path: str, ome: dict, attributes: dict, *, labels: bool, is_label: bool = False,
               parent: ImageInfo | None = None) -> ImageInfo | None:
