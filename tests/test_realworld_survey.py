@@ -137,9 +137,12 @@ def test_survey_writer_is_repaired_and_said(writer, tmp_path, convert):
     assert not (tmp_path / "refused.zarr").exists()
 
 
+NOT_YET_MERGED = {"bfio"}
+
+
 @pytest.mark.parametrize(
     "writer",
-    [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
+    [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason) if name in NOT_YET_MERGED else ())
      for name, (_, reason) in OTHER_BRANCHES.items()],
 )
 def test_survey_writer_owned_by_another_branch(writer, tmp_path, convert):

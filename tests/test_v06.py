@@ -6,7 +6,7 @@ Every output is walked by our validator (with every official 0.6 schema),
 every array read back with zarr-python equal to the source, and, where the
 newest ngff-zarr is installed (it needs a newer typing_extensions than the
 test environment's, so it lives in a venv: NGFF_ZARR_PYTHON, default
-/work/venvs/v06-ngffzarr/bin/python), opened by ngff-zarr with validation,
+<repo>/.venvs/v06-ngffzarr/bin/python, built by tests/reader_venvs/make.sh), opened by ngff-zarr with validation,
 which must report the source's scale.
 """
 
@@ -39,7 +39,7 @@ KINDS = {
     "plate": build_plate,
     "bioformats2raw": build_bioformats2raw,
 }
-NGFF_ZARR = os.environ.get("NGFF_ZARR_PYTHON", "/work/venvs/v06-ngffzarr/bin/python")
+NGFF_ZARR = os.environ.get("NGFF_ZARR_PYTHON", str(Path(__file__).resolve().parents[1] / ".venvs" / "v06-ngffzarr" / "bin" / "python"))
 
 
 def group_versions(root: Path) -> dict[str, str | None]:

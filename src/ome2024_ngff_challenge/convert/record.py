@@ -91,7 +91,7 @@ class OutputRecord:
 
     @classmethod
     def of(cls, plan, fingerprint: str, extra_files: Iterable[str] = ()) -> OutputRecord:
-        files = {"zarr.json", CRATE, INCOMPLETE_MARK, OUTPUT_RECORD, *plan.copies, *extra_files}
+        files = {"zarr.json", CRATE, INCOMPLETE_MARK, OUTPUT_RECORD, *plan.copies, *plan.rewrites, *extra_files}
         files.update(join(g.path, "zarr.json") for g in plan.groups)
         files.update(join(a.path, "zarr.json") for a in plan.arrays)
         arrays = [ArrayKeys(a.path, *a.chunk_key_encoding, tuple(a.grid)) for a in plan.arrays]
