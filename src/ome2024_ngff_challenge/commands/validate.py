@@ -40,13 +40,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--against", metavar="SOURCE",
                           help="also compare every voxel with this OME-Zarr 0.4 source (folder, s3:// or URL)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--timeout", type=float, default=-1.0, metavar="SECONDS",
+                        help="the longest the requests to a remote TARGET or SOURCE may take in all (default "
+                        "$OME2024_NGFF_CHALLENGE_VALIDATE_TIMEOUT, else 600; none with --against)")
     add_location_options(parser, "input", "read TARGET from")
     add_common(parser)
     return parser
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
-    report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"))
+    report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"), timeout=args.timeout)
     against = args.against is not None
     report.spelling = SPELLING
     if args.json:

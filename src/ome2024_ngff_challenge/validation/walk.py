@@ -15,10 +15,11 @@ from ..about import INCOMPLETE_MARK
 from ..errors import UserError, option
 from ..ome import v05_rules as rules
 from ..ome.spec import OME_XML
+from ..stores.remote import GaveUp
 from ..stores.base import Store, join
 from ..zarr.v3_read import V3Array, parse_array_meta
 from .crate_check import check_crate
-from .report import Report
+from .report import Report, unreadable
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 MAX_XML_PARSE = 256 * 2**20
@@ -55,9 +56,10 @@ class Validator:
         key = join(path, "zarr.json")
         try:
             meta = self.store.get_json(key)
+        except GaveUp:
+            raise  # the run's deadline: nothing more can be read
         except UserError as e:
-            reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
-            self.report.error(path, f"zarr.json is not valid JSON ({reason})")
+            self.report.error(path, f"zarr.json is {unreadable(e)}")
             return None
         if meta is None:
             if path == "" and self.store.exists(".zgroup"):
