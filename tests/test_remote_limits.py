@@ -250,3 +250,42 @@ def test_metadata_keys_and_s3_sizes():
         read_body(obstore.get(memory, "zarr.json"), 4096)
     assert len(read_body(obstore.get(memory, "zarr.json"), 10_000)) == 5002
     assert len(read_body(obstore.get(memory, "zarr.json"), None)) == 5002
+
+
+def dripping(app):
+    """Middleware for our own server: the chunks and shards drip, one byte at a time."""
+
+    def slow(environ, start_response):
+        body = app(environ, start_response)
+        if "/c/" not in environ.get("PATH_INFO", "") or environ["REQUEST_METHOD"] != "GET":
+            return body
+
+        def drip():
+            for piece in body:
+                for i in range(len(piece)):
+                    time.sleep(0.2)
+                    yield piece[i:i + 1]
+
+        return drip()
+
+    return slow
+
+
+def test_the_deadline_of_validate_holds_for_the_hosting_check(tmp_path, monkeypatch):
+    """The metadata come quickly, the shards drip: the checks of what viewers
+    need (which read a shard) end at the deadline too, with warnings."""
+    from conftest import build_image_with_labels
+    from ome2024_ngff_challenge.hosting import Server
+
+    build_image_with_labels(tmp_path / "in.zarr")
+    api.resave(tmp_path / "in.zarr", tmp_path / "site" / "out.zarr", license="cc-by", organism="NCBI:txid9606",
+               modality="obo:FBbi_00000369")
+    monkeypatch.setenv(REQUEST_TIMEOUT_ENV, "300")
+    with Server(tmp_path / "site", middleware=dripping) as s:
+        began = time.monotonic()
+        report = api.validate(f"{s.url}/out.zarr", timeout=4)
+        took = time.monotonic() - began
+    assert took < 40, took
+    assert report.valid  # the dataset is fine
+    assert report.warnings and all("cannot check" in w["message"] or "no time left" in w["message"]
+                                   or "within" in w["message"] for w in report.warnings), report.warnings

@@ -79,7 +79,7 @@ def ask(url: str, method: str = "GET", headers: dict | None = None, limit: int |
         try:
             body = b"" if method in ("HEAD", "OPTIONS") else _read(response, limit, end)
         except TimeoutError:  # (an OSError)
-            return Answer(0, None, b"", f"no whole answer within {budget:g} s")
+            return Answer(0, None, b"", f"no whole answer within {budget:.0f} s")
         except OSError as e:
             return Answer(0, None, b"", f"the answer broke off ({e})")
         return Answer(response.status, response.headers, body)

@@ -285,7 +285,6 @@ class Server:
         self.notes: list[str] = []  # what the caller found worth saying about the folder
         self._requests: list[tuple[str, str, int]] | None = None
         self._lock = threading.Lock()
-        self.threads = threads
         app = Files(self.root, self._record)
         sock = _listening_socket(host, port)
         self._map: dict = {}
@@ -339,10 +338,11 @@ class Server:
             self._server.pull_trigger()
             self._thread.join()
             self._thread = None
-        self._server.task_dispatcher.shutdown(timeout=5)
         for channel in list(self._map.values()):  # the listening socket, the connections, the trigger
             with contextlib.suppress(OSError):
                 channel.close()
+        # (answers still being written end as their connection is closed)
+        self._server.task_dispatcher.shutdown(timeout=2)
 
     def __enter__(self) -> Server:
         return self.start()
