@@ -143,7 +143,7 @@ def explain_error(
     if _MISSING_LENGTH.search(text):
         return "the server answered without Content-Length (needed to read it; chunked answers are not read)"
     reason = _connect_reason(text)
-    if reason == "timed out":
+    if reason == "timed out" and "connect" not in text.lower():  # (a connection not made: below)
         return (f"cannot reach {endpoint}: no whole answer within {request_timeout():g} s (the limit of one "
                 f"request: {REQUEST_TIMEOUT_ENV}){tried}")
     if reason:
@@ -208,7 +208,14 @@ def _number_from_env(name: str, default: float, what: str, minimum: float = 0.0)
 
 def retry_timeout() -> float:
     """The retry budget in seconds (0: no retries)."""
-    return _number_from_env(RETRY_TIMEOUT_ENV, DEFAULT_RETRY_TIMEOUT, "a number of seconds")
+    raw = os.environ.get(RETRY_TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_RETRY_TIMEOUT
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        msg = f"{RETRY_TIMEOUT_ENV}={raw!r}: expected a number of seconds"
+        raise UserError(msg) from None
 
 
 def request_timeout() -> float:
