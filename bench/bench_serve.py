@@ -10,7 +10,8 @@ running this script, with its PYTHONPATH) on loopback in a subprocess and prints
 - keep-alive: the median and 95th percentile of 300 GETs of a 1 KiB chunk one
   after the other on one connection (target: under 5 ms);
 - 1000 idle connections left open: the server's thread count before and with
-  them (read from /proc), and the time of a GET on a new connection meanwhile.
+  them (read from /proc), the time of a GET on a new connection opened right
+  after them, and of keep-alive GETs once they are all accepted.
 """
 
 from __future__ import annotations
@@ -93,24 +94,25 @@ def keep_alive(port: int, count: int) -> list[float]:
     return times[10:]  # after the first few (connection, caches)
 
 
-def idle(port: int, pid: int, count: int) -> tuple[int, int, float]:
+def idle(port: int, pid: int, count: int) -> tuple[int, int, float, float]:
     before = threads_of(pid)
     sockets = []
     try:
         for _ in range(count):
             s = socket.create_connection(("127.0.0.1", port), timeout=60)
             sockets.append(s)
-        time.sleep(1.0)  # the server accepts them
-        during = threads_of(pid)
         began = time.perf_counter()
-        status = get(port, "/chunk", timeout=120)
+        status = get(port, "/chunk", timeout=120)  # a new connection, behind the idle ones
         took = time.perf_counter() - began
         if status != 200:
             took = float("nan")
+        time.sleep(1.0)  # the server has accepted them all
+        during = threads_of(pid)
+        kept = statistics.median(keep_alive(port, 50))
     finally:
         for s in sockets:
             s.close()
-    return before, during, took
+    return before, during, took, kept
 
 
 def main() -> None:
@@ -130,9 +132,9 @@ def main() -> None:
             p95 = statistics.quantiles(times, n=20)[-1]
             print(f"keep-alive GET of 1 KiB: median {statistics.median(times) * 1000:.2f} ms, "
                   f"95th percentile {p95 * 1000:.2f} ms ({args.requests} requests)")
-            before, during, took = idle(port, proc.pid, args.idle)
-            print(f"{args.idle} idle connections: threads {before} before, {during} with them; "
-                  f"a GET meanwhile took {took * 1000:.0f} ms")
+            before, during, took, kept = idle(port, proc.pid, args.idle)
+            print(f"{args.idle} idle connections: threads {before} before, {during} with them; a GET on a new "
+                  f"connection right after them took {took * 1000:.0f} ms, keep-alive GETs then {kept * 1000:.2f} ms")
         finally:
             proc.terminate()
             proc.communicate(timeout=60)
