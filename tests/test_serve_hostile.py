@@ -79,7 +79,7 @@ def server(root, logs):
         yield s
 
 
-def raw(port: int, data: bytes, timeout: float = 60) -> bytes:
+def raw(port: int, data: bytes, timeout: float = 20) -> bytes:
     """Send ``data`` as it is and read until the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         with contextlib.suppress(OSError):
@@ -210,6 +210,14 @@ def test_nul_and_unicode_paths(server, logs):
         answer = raw(server.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
         assert statuses(answer) and statuses(answer)[0] in (403, 404, 431), path[:20]
     assert logs.tracebacks() == []
+
+
+def test_refusals_of_the_http_layer_have_cors(server):
+    for request in (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (MAX_HEADER_BYTES + 10) + b"\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"):
+        answer = raw(server.port, request)
+        assert statuses(answer)[0] in (400, 431), answer[:100]
+        assert b"\r\nAccess-Control-Allow-Origin: *\r\n" in answer, answer[:300]
 
 
 def test_request_bodies_are_not_buffered(server):

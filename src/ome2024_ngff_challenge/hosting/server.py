@@ -45,7 +45,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from ..errors import UserError
 
@@ -240,6 +242,23 @@ class Files:
             raise
 
 
+class _ErrorAnswer(ErrorTask):
+    """waitress's own answer to a request it refuses before the application
+    sees it (malformed: 400; headers too large: 431; a body: 413), with CORS
+    like every other answer (else a browser hides it) and in the request log."""
+
+    def build_response_header(self) -> bytes:
+        self.response_headers.extend(CORS)
+        first_line = getattr(self.request, "first_line", None) or b""  # (none when the request line was bad)
+        address = self.channel.addr[0] if isinstance(self.channel.addr, tuple) else "-"
+        LOG.info('serve: %s "%s" %s', address, printable(first_line[:200].decode("latin-1")), self.status)
+        return super().build_response_header()
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _ErrorAnswer
+
+
 def _blocks(f, length: int) -> Iterator[bytes]:
     with f:
         while length:
@@ -295,6 +314,7 @@ class Server:
             max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=MAX_BODY_BYTES,
             asyncore_use_poll=True,  # select() fails past 1024 sockets
             expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self._server.channel_class = _Channel
         # waitress says "Task queue depth is N" whenever requests wait for a thread: normal here
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = host
