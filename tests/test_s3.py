@@ -24,7 +24,7 @@ from conftest import build_bioformats2raw, build_image_2d, build_image_5d, build
 from ome2024_ngff_challenge.testing import samples
 from ome2024_ngff_challenge.errors import UserError
 from ome2024_ngff_challenge.stores.open import open_store, read_location
-from ome2024_ngff_challenge.stores.remote import MAX_RETRIES, RETRY_TIMEOUT_ENV
+from ome2024_ngff_challenge.stores.remote import MAX_METADATA_ENV, MAX_RETRIES, RETRY_TIMEOUT_ENV
 from ome2024_ngff_challenge.stores.s3 import S3Store, parse_s3_url
 from ome2024_ngff_challenge.stores.traced import TracedStore
 from ome2024_ngff_challenge.about import IN_PLACE_RECORD
@@ -357,6 +357,22 @@ def test_missing_bucket(signed, tmp_path, convert):
     assert run.rc == 1
     checks.assert_one_line_error(run.err, "s3://no-such-bucket/out.zarr", "no such bucket")
     assert_no_secrets(s3, run.err)
+
+
+def test_metadata_larger_than_the_limit_is_refused_from_its_size(signed, tmp_path, convert, monkeypatch):
+    """An object's size is checked before its bytes are read (issue 16: a huge .zattrs)."""
+    src, _, prefix = uploaded(signed, tmp_path, "image_2d")
+    size = (src / ".zattrs").stat().st_size
+    monkeypatch.setenv(MAX_METADATA_ENV, str(size - 1))
+    run = convert("resave", "--cc-by", f"--input-bucket={PRIVATE}", endpoint(signed, "input"), prefix,
+                  tmp_path / "out.zarr")
+    assert run.rc == 1
+    checks.assert_one_line_error(run.err, f"s3://{PRIVATE}/{prefix}/.zattrs", f"{size:,} bytes",
+                                 f"({size - 1:,} bytes", MAX_METADATA_ENV)
+    monkeypatch.setenv(MAX_METADATA_ENV, str(size))
+    run = convert("resave", "--cc-by", f"--input-bucket={PRIVATE}", endpoint(signed, "input"), prefix,
+                  tmp_path / "out.zarr")
+    assert run.rc == 0, str(run)
 
 
 def test_missing_input_prefix(signed, tmp_path, convert):

@@ -58,6 +58,7 @@ from .stores.base import Store
 from .stores.inside import DATASET_FILES, check_report_path
 from .stores.local import LocalStore
 from .stores.open import S3Options, is_remote, open_store, read_location
+from .stores.remote import run_deadline
 from .convert.verify import compare_with_source
 from .validation import Report
 from .validation import validate as _validate
@@ -303,28 +304,61 @@ def write_details(
 
 
 def validate(target: Location, *, against: Location | None = None, s3: S3Options | None = None,
-             hosting: bool = True, follow_links: bool = False) -> Report:
+             hosting: bool = True, timeout: float | None = -1.0, follow_links: bool = False) -> Report:
     """Check a dataset against the OME-Zarr 0.5 rules (0.6's for a 0.6 dataset) and the challenge's
     RO-Crate; with ``against`` (the 0.4 source), compare every voxel too.
     For an http(s):// target (``hosting``), also what web viewers need of the
     server (ranges, HEAD, CORS, 404s): each missing piece is a warning.
-    ``report.valid``, ``report.errors`` and ``report.warnings`` say the result.
+    ``timeout``: seconds the requests to remote stores may take in all (a
+    server that answers slowly ends the run, in one line); default
+    ``$OME2024_NGFF_CHALLENGE_VALIDATE_TIMEOUT``, else 600 s, or none with
+    ``against`` (comparing every voxel takes as long as the data needs); None:
+    no limit. ``report.valid``, ``report.errors`` and ``report.warnings`` say the result.
     ``follow_links``: read what local links lead to outside the dataset."""
-    store = open_location(target, role="input", s3=s3, follow_links=follow_links)
-    source = None
-    if against is not None:
-        where = against if isinstance(against, Store) else os.fspath(against)
-        remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
-        source = where if isinstance(where, Store) else open_store(where, role="input", follow_links=follow_links,
-                                                                   **remote)
-    validator = _validate(store)
-    url = getattr(store, "url", None)  # an HTTPStore's
-    if hosting and isinstance(url, str) and url.startswith(("http://", "https://")) and validator.report.groups:
-        for path, message in check_hosting(url, validator):
-            validator.report.warn(path, message)
-    if source is not None:
-        compare_with_source(validator, source)
+    seconds = validate_timeout(timeout, against is not None)
+    what = f"the time validate may take ({seconds or 0:g} s: {option('timeout')} or {VALIDATE_TIMEOUT_ENV} changes it)"
+    with run_deadline(seconds, what):
+        store = open_location(target, role="input", s3=s3, follow_links=follow_links)
+        source = None
+        if against is not None:
+            where = against if isinstance(against, Store) else os.fspath(against)
+            remote = {**(s3 or S3Options()).as_kwargs(), "bucket": None} if str(where).startswith("s3://") else {}
+            source = where if isinstance(where, Store) else open_store(where, role="input",
+                                                                       follow_links=follow_links, **remote)
+        validator = _validate(store)
+        url = getattr(store, "url", None)  # an HTTPStore's
+        if hosting and isinstance(url, str) and url.startswith(("http://", "https://")) and validator.report.groups:
+            for path, message in check_hosting(url, validator):
+                validator.report.warn(path, message)
+        if source is not None:
+            compare_with_source(validator, source)
     return validator.report
+
+
+VALIDATE_TIMEOUT_ENV = "OME2024_NGFF_CHALLENGE_VALIDATE_TIMEOUT"
+DEFAULT_VALIDATE_TIMEOUT = 600.0
+
+
+def validate_timeout(timeout: float | None, against: bool) -> float | None:
+    """The deadline of a validate run in seconds (None: none); -1: the default."""
+    if timeout is not None and timeout != -1.0:
+        if not timeout > 0:
+            msg = f"{option('timeout', timeout)}: expected a number of seconds above 0"
+            raise UserError(msg)
+        return float(timeout)
+    if timeout is None:
+        return None
+    raw = os.environ.get(VALIDATE_TIMEOUT_ENV)
+    if not raw:
+        return None if against else DEFAULT_VALIDATE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < math.inf:
+        msg = f"{VALIDATE_TIMEOUT_ENV}={raw!r}: expected a number of seconds above 0"
+        raise UserError(msg)
+    return value
 
 
 def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0) -> Server:

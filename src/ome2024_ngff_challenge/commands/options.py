@@ -26,6 +26,7 @@ SPELLING = {
     "modality": "--rocrate-modality",
     "ols_url": "--ols-url",
     "ontology": "--ontology",
+    "timeout": "--timeout",
     "against": "--against",
     "no_repair": "--no-repair",
     "price_per_core_hour": "--price-per-core-hour",

@@ -48,6 +48,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="TARGET is one metadata file (a group's zarr.json, or its attributes): check it against "
                         "the OME-Zarr 0.5 or 0.6 rules (by its ome.version) without any other node; exit 0 valid, "
                         "1 invalid, 2 unreadable")
+    parser.add_argument("--timeout", type=float, default=-1.0, metavar="SECONDS",
+                        help="the longest the requests to a remote TARGET or SOURCE may take in all (default "
+                        "$OME2024_NGFF_CHALLENGE_VALIDATE_TIMEOUT, else 600; none with --against)")
     add_location_options(parser, "input", "read TARGET from")
     add_follow_links(parser)
     add_common(parser)
@@ -89,7 +92,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
             parser.error("--against does not go with --metadata-only (there are no arrays to compare)")
         return run_metadata_only(args)
     report = api.validate(args.target, against=args.against, s3=s3_options(args, "input"),
-                          follow_links=args.follow_links)
+                          follow_links=args.follow_links, timeout=args.timeout)
     against = args.against is not None
     report.spelling = SPELLING
     if args.json:

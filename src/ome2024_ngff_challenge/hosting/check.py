@@ -25,6 +25,7 @@ GET is read up to what the comparison needs, then closed).
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from email.message import Message
 from itertools import islice
 
 from ..stores.base import join
+from ..stores.remote import request_timeout, time_left
 from ..validation.walk import Validator
 
 ORIGIN = "https://ome.github.io"  # a viewer's site (the validator's), not the data's
@@ -59,10 +61,15 @@ class Answer:
 
 def ask(url: str, method: str = "GET", headers: dict | None = None, limit: int | None = None) -> Answer:
     """One request with an ``Origin`` (as a browser on another site sends);
-    at most ``limit`` bytes of the body are read."""
+    at most ``limit`` bytes of the body are read, within the deadline of one
+    request and what is left of the run's (a server may answer slowly)."""
+    budget = min(TIMEOUT, request_timeout(), *[t for t in [time_left()] if t is not None])
+    if budget <= 0:
+        return Answer(0, None, b"", "no answer (no time left)")
+    end = time.monotonic() + budget
     request = urllib.request.Request(url, method=method, headers={"Origin": ORIGIN, **(headers or {})})
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310 (http(s) only: the target's)
+        response = urllib.request.urlopen(request, timeout=budget)  # noqa: S310 (http(s) only: the target's)
     except urllib.error.HTTPError as e:
         response = e
     except (urllib.error.URLError, OSError, ValueError) as e:
@@ -70,10 +77,28 @@ def ask(url: str, method: str = "GET", headers: dict | None = None, limit: int |
         return Answer(0, None, b"", f"no answer ({reason})")
     with response:
         try:
-            body = b"" if method in ("HEAD", "OPTIONS") else response.read() if limit is None else response.read(limit)
+            body = b"" if method in ("HEAD", "OPTIONS") else _read(response, limit, end)
+        except TimeoutError:  # (an OSError)
+            return Answer(0, None, b"", f"no whole answer within {budget:.0f} s")
         except OSError as e:
             return Answer(0, None, b"", f"the answer broke off ({e})")
         return Answer(response.status, response.headers, body)
+
+
+def _read(response, limit: int | None, end: float) -> bytes:
+    """Up to ``limit`` bytes of the body (None: all of it) until ``end``
+    (TimeoutError after): read as they come, so a slow server is cut off."""
+    pieces = []
+    received = 0
+    while limit is None or received < limit:
+        if time.monotonic() >= end:
+            raise TimeoutError
+        piece = response.read1(65536 if limit is None else min(65536, limit - received))
+        if not piece:
+            break
+        pieces.append(piece)
+        received += len(piece)
+    return b"".join(pieces)
 
 
 def allows(value: str | None, wanted: str) -> bool:

@@ -5,7 +5,9 @@ HTTP has no listing, and Zarr v2 needs none: the planner walks a dataset with
 ``exists`` and ``get`` only (``.zgroup``, ``.zattrs``, ``.zarray``, chunks).
 A 404 is a missing key (a chunk never written reads as the fill value); any
 other failure that survives obstore's retries (connection errors and 5xx are
-retried with backoff) is a one-line error naming the URL.
+retried with backoff) is a one-line error naming the URL. A metadata document
+is read up to its size limit, and every request within its deadlines (see
+``remote``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from obstore.store import HTTPStore as _ObstoreHTTP
 from ..errors import InputError, UserError
 from .base import ReadOnlyStore
 from .remote import (
+    DeadlinePassed,
+    GaveUp,
     NotFoundError,
     RetriesExhausted,
     call_with_retries,
     client_options,
     explain_error,
+    is_metadata,
+    max_metadata_bytes,
+    read_body,
     retry_config,
     retry_timeout,
     safe_url,
@@ -51,6 +58,7 @@ class HTTPStore(ReadOnlyStore):
             raise UserError(msg)
         self.url = url.rstrip("/")
         self._retry_timeout = retry_timeout()
+        self._max_metadata = max_metadata_bytes()
         self._shown = safe_url(self.url)
         try:
             self._store = _ObstoreHTTP(self.url, client_options=client_options(self.url), retry_config=retry_config())
@@ -72,7 +80,8 @@ class HTTPStore(ReadOnlyStore):
         if isinstance(error, RetriesExhausted):
             error, retries = error.error, error.retries
         reason = explain_error(error, self._host(), None, "input", retries)
-        return InputError(f"{self.describe(key)}: cannot read: {reason}")
+        cls = GaveUp if isinstance(error, DeadlinePassed) else InputError
+        return cls(f"{self.describe(key)}: cannot read: {reason}")
 
     def _retrying(self, request):
         def tell(error: BaseException, pause: float) -> None:
@@ -85,8 +94,9 @@ class HTTPStore(ReadOnlyStore):
         return f"{self._shown}/{key}" if key else self._shown
 
     def get(self, key: str) -> bytes | None:
+        limit = self._max_metadata if is_metadata(key) else None
         try:
-            return self._retrying(lambda: bytes(obstore.get(self._store, key).bytes()))
+            return self._retrying(lambda: read_body(obstore.get(self._store, key), limit))
         except NotFoundError:
             return None
         except Exception as e:

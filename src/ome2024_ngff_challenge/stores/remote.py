@@ -7,25 +7,35 @@ up after ``MAX_RETRIES`` retries however short they were, and never retries
 some failures of a connection (one closed before it is ready is "unknown" to
 it); so every request is also retried here (``call_with_retries``) until the
 time budget (``OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT``) is spent. An error that
-sending again cannot mend (no such bucket or key, access denied, a bad request)
-is not retried.
+sending again cannot mend (no such bucket or key, access denied, a bad request,
+an answer without Content-Length) is not retried.
+
+A server is not trusted to be quick or small: each request has a total
+deadline (``OME2024_NGFF_CHALLENGE_REQUEST_TIMEOUT``, not only a timeout
+between bytes: a server sending one byte every few seconds is cut off), a run
+may set a deadline of its own for all its requests (``run_deadline``: checked
+before each request and between the pieces of an answer), and a metadata
+document (``zarr.json``, ``.zattrs``, OME-XML, ...) is refused when the server
+announces more than ``OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES`` or sends more
+(``read_body``), instead of being read whole into memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from obstore.exceptions import GenericError as _ObstoreGeneric
 from obstore.exceptions import NotFoundError as _ObstoreNotFound
 
-from ..errors import UserError, option
+from ..errors import InputError, UserError, option
 
 if TYPE_CHECKING:
     from .s3 import Credentials
@@ -41,6 +51,13 @@ NotFoundError = (FileNotFoundError, _ObstoreNotFound)
 # environment variable shortens it (tests) or lengthens it (flaky links).
 RETRY_TIMEOUT_ENV = "OME2024_NGFF_CHALLENGE_RETRY_TIMEOUT"
 DEFAULT_RETRY_TIMEOUT = 120.0
+# The longest one request may take, from connecting to the last byte of the answer
+REQUEST_TIMEOUT_ENV = "OME2024_NGFF_CHALLENGE_REQUEST_TIMEOUT"
+DEFAULT_REQUEST_TIMEOUT = 120.0
+# The largest metadata document read (bytes); chunks and shards have no such limit
+MAX_METADATA_ENV = "OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES"
+DEFAULT_MAX_METADATA = 64 << 20
+METADATA_NAMES = frozenset({"zarr.json", ".zattrs", ".zgroup", ".zarray", ".zmetadata"})
 MAX_RETRIES = 10  # by obstore, within one call; then again here, within the budget
 INIT_BACKOFF = 0.1  # seconds
 MAX_BACKOFF = 15.0
@@ -55,6 +72,7 @@ _CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
 _MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
 _STATUS = re.compile(r"status code: (\d{3})")
 _RETRIES = re.compile(r"after (\d+) retries")
+_MISSING_LENGTH = re.compile(r"Content-Length Header missing|MissingContentLength", re.IGNORECASE)
 
 
 def _connect_reason(text: str) -> str:
@@ -65,7 +83,7 @@ def _connect_reason(text: str) -> str:
         return "connection refused"
     if "certificate" in low or "handshake" in low:
         return "TLS/certificate error"
-    if "timed out" in low:
+    if "timed out" in low or "timedout" in low or "kind: timeout" in low:
         return "timed out"
     if "connection reset" in low or "broken pipe" in low or "connection closed" in low:
         return "connection lost"
@@ -79,6 +97,8 @@ def explain_error(
 ) -> str:
     """What went wrong, in a few words, from an obstore error (no secrets).
     ``retries``: how often the request was sent again in all (else as the error says)."""
+    if isinstance(error, (TooLarge, DeadlinePassed)):
+        return str(error)
     text = str(error)
     code = _CODE.search(text)
     code = code.group(1) if code else None
@@ -120,7 +140,12 @@ def explain_error(
         return f"server error {status} {code}{tried}"
     if status is not None:
         return f"HTTP {status}{' ' + code if code else ''}{': ' + message if message else ''}{tried}"
+    if _MISSING_LENGTH.search(text):
+        return "the server answered without Content-Length (needed to read it; chunked answers are not read)"
     reason = _connect_reason(text)
+    if reason == "timed out" and "connect" not in text.lower():  # (a connection not made: below)
+        return (f"cannot reach {endpoint}: no whole answer within {request_timeout():g} s (the limit of one "
+                f"request: {REQUEST_TIMEOUT_ENV}){tried}")
     if reason:
         return f"cannot reach {endpoint}: {reason}{tried}"
     first = text.split("\n", 1)[0].strip()
@@ -148,6 +173,8 @@ def is_transient(error: BaseException) -> bool:
         return code >= 500 or code in (408, 429)
     if "Server returned error response" in text:  # a 200 whose body is InternalError/SlowDown
         return True
+    if _MISSING_LENGTH.search(text):  # the server always answers so
+        return False
     if "HTTP error" not in text:  # not a failure of the transport
         return False
     low = text.lower()
@@ -165,6 +192,20 @@ class RetriesExhausted(Exception):
         self.retries = retries
 
 
+def _number_from_env(name: str, default: float, what: str, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        msg = f"{name}={raw!r}: expected {what}"
+        raise UserError(msg)
+    return value
+
+
 def retry_timeout() -> float:
     """The retry budget in seconds (0: no retries)."""
     raw = os.environ.get(RETRY_TIMEOUT_ENV)
@@ -175,6 +216,94 @@ def retry_timeout() -> float:
     except ValueError:
         msg = f"{RETRY_TIMEOUT_ENV}={raw!r}: expected a number of seconds"
         raise UserError(msg) from None
+
+
+def request_timeout() -> float:
+    """The longest one request may take (seconds), answer included."""
+    return _number_from_env(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, "a number of seconds above 0", 0.001)
+
+
+def max_metadata_bytes() -> int:
+    """The largest metadata document read (bytes)."""
+    return int(_number_from_env(MAX_METADATA_ENV, DEFAULT_MAX_METADATA, "a number of bytes above 0", 1))
+
+
+def is_metadata(key: str) -> bool:
+    """Whether ``key`` names a metadata document (read whole, parsed, bounded
+    by max_metadata_bytes) rather than a chunk or shard."""
+    name = key.rsplit("/", 1)[-1]
+    return name in METADATA_NAMES or name.endswith((".json", ".xml"))
+
+
+class TooLarge(Exception):
+    """A metadata document larger than max_metadata_bytes (not retried)."""
+
+
+class DeadlinePassed(Exception):
+    """The run's deadline (run_deadline) passed (not retried)."""
+
+
+class GaveUp(InputError):
+    """What a store raises when the run's deadline passed: it ends the run
+    (it is not one dataset's or one node's error, to report and go on)."""
+
+
+# (monotonic time, what it is) of the deadline of the run under way, if any:
+# one for the process, as the requests of a run are sent from many threads
+_deadline: tuple[float, str] | None = None
+
+
+@contextlib.contextmanager
+def run_deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Every remote request sent within the block fails (DeadlinePassed) once
+    ``seconds`` have passed (None: no deadline); ``what``: the deadline's name
+    and how to change it, for the message."""
+    global _deadline
+    before = _deadline
+    if seconds is not None:
+        end = time.monotonic() + seconds
+        if before is None or end < before[0]:
+            _deadline = (end, f"gave up: {what} passed")
+    try:
+        yield
+    finally:
+        _deadline = before
+
+
+def time_left() -> float | None:
+    """Seconds left before the run's deadline (None: none set)."""
+    current = _deadline
+    return None if current is None else current[0] - time.monotonic()
+
+
+def check_deadline() -> None:
+    current = _deadline
+    if current is not None and time.monotonic() >= current[0]:
+        raise DeadlinePassed(current[1])
+
+
+def read_body(result, size_limit: int | None) -> bytes:
+    """The body of ``result`` (an obstore GetResult), read as it arrives:
+    TooLarge when the server announces or sends more than ``size_limit``
+    bytes (None: no limit), DeadlinePassed when the run's deadline passes
+    meanwhile (a server sending one byte at a time is checked between bytes)."""
+    announced = int(result.meta["size"])
+    if size_limit is not None and announced > size_limit:
+        raise TooLarge(_too_large(f"{announced:,} bytes", size_limit))
+    pieces = []
+    received = 0
+    for piece in result.stream(min_chunk_size=1):  # each piece as it comes (a larger minimum waits for it)
+        received += len(piece)
+        if size_limit is not None and received > size_limit:
+            raise TooLarge(_too_large(f"more than {size_limit:,} bytes", size_limit))
+        pieces.append(piece)
+        check_deadline()
+    return b"".join(pieces)  # (one piece: itself, no copy)
+
+
+def _too_large(size: str, limit: int) -> str:
+    return (f"{size}: larger than a metadata document may be ({limit:,} bytes; {MAX_METADATA_ENV} raises the "
+            "limit)")
 
 
 def max_backoff(timeout: float) -> float:
@@ -196,12 +325,22 @@ def retry_config(timeout: float | None = None) -> dict:
     }
 
 
-def client_options(url: str) -> dict:
+def client_options(url: str, *, within_run: bool = True) -> dict:
+    """obstore's options of an HTTP client; ``within_run``: no request may
+    outlast the run's deadline (a client made for this run only)."""
+    total = request_timeout()
+    left = time_left() if within_run else None
+    if left is not None:
+        total = max(0.001, min(total, left))
+
+    def ms(seconds: float) -> str:
+        return f"{max(1, round(seconds * 1000))}ms"
+
     return {
         "allow_http": url.startswith("http://"),
-        "connect_timeout": "10s",
-        "timeout": "300s",  # a whole request, including a 16 MiB part on a slow link
-        "read_timeout": "30s",  # but a connection that stalls is dropped (and retried) sooner
+        "connect_timeout": ms(min(10.0, total)),
+        "timeout": ms(total),  # a whole request, from connecting to the answer's last byte
+        "read_timeout": ms(min(30.0, total)),  # but a connection that stalls is dropped (and retried) sooner
         "pool_idle_timeout": "50s",
     }
 
@@ -213,10 +352,14 @@ def call_with_retries(request: Callable[[], T], timeout: float, on_retry: Callab
     each retry. Only for requests that may be sent again (GET, HEAD, LIST, PUT,
     DELETE; a multipart upload that failed was aborted by obstore)."""
     deadline = time.monotonic() + timeout
+    left = time_left()
+    if left is not None:
+        deadline = min(deadline, time.monotonic() + left)
     longest = max_backoff(timeout)
     backoff = INIT_BACKOFF
     retries = 0
     while True:
+        check_deadline()
         try:
             return request()
         except Exception as e:
@@ -225,6 +368,7 @@ def call_with_retries(request: Callable[[], T], timeout: float, on_retry: Callab
             retries += internal_retries(e)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                check_deadline()  # the run's deadline, if it is what ended the retries
                 raise RetriesExhausted(e, retries) from None
             retries += 1
             backoff = min(longest, backoff * 2)

@@ -48,12 +48,18 @@ from obstore.store import S3Store as _ObstoreS3
 from ..errors import DISK_FULL, DiskFullError, InputError, OutputError, UserError, option
 from .base import Store, join
 from .remote import (
+    DeadlinePassed,
+    GaveUp,
     NotFoundError,
     RetriesExhausted,
     T,
     call_with_retries,
     client_options,
     explain_error,
+    is_metadata,
+    max_metadata_bytes,
+    read_body,
+    request_timeout,
     retry_config,
     retry_timeout,
     safe_url,
@@ -277,12 +283,13 @@ MAX_CLIENTS = 32
 
 def _client(bucket: str, config: dict, url: str, timeout: float, provider: Callable | None) -> _ObstoreS3:
     def make() -> _ObstoreS3:
-        return _ObstoreS3(bucket, config=config, client_options=client_options(url),
+        # (shared by runs: the deadline of one request only, not what is left of a run's)
+        return _ObstoreS3(bucket, config=config, client_options=client_options(url, within_run=False),
                           retry_config=retry_config(timeout), credential_provider=provider)
 
     if provider is not None:  # credentials that refresh: a client of its own
         return make()
-    key = (bucket, tuple(sorted(config.items())), url, timeout)
+    key = (bucket, tuple(sorted(config.items())), url, timeout, request_timeout())
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:
@@ -329,6 +336,7 @@ class S3Store(Store):
         self._bucket_checked = False
         self._copy_refused: str | None = None  # why server-side copies failed here (said once)
         self._retry_timeout = retry_timeout()
+        self._max_metadata = max_metadata_bytes()
         try:
             self._store = _client(bucket, config, url, self._retry_timeout, self.credentials.provider)
         except Exception as e:  # a bad option value, caught before any request
@@ -357,6 +365,8 @@ class S3Store(Store):
         if isinstance(error, RetriesExhausted):
             error, retries = error.error, error.retries
         reason = explain_error(error, self._shown_endpoint, self.credentials, self.role, retries)
+        if isinstance(error, DeadlinePassed):
+            cls = GaveUp
         return cls(self._scrub(f"{self.describe(key)}: cannot {action}: {reason}"))
 
     def _not_found(self, error: Exception, key: str, action: str) -> None:
@@ -442,7 +452,8 @@ class S3Store(Store):
         return data
 
     def get(self, key: str) -> bytes | None:
-        return self._read(key, lambda: bytes(obstore.get(self._store, self._path(key)).bytes()))
+        limit = self._max_metadata if is_metadata(key) else None  # (the object's size is checked first)
+        return self._read(key, lambda: read_body(obstore.get(self._store, self._path(key)), limit))
 
     def get_tail(self, key: str, length: int) -> tuple[bytes, int] | None:
         """The last ``length`` bytes at ``key`` and its size: one ranged GET."""

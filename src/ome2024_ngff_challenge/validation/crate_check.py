@@ -12,16 +12,18 @@ from ..ome.rocrate import (
     validate_organism,
 )
 from ..stores.base import Store
-from .report import Report
+from ..stores.remote import GaveUp
+from .report import Report, unreadable
 
 
 def check_crate(store: Store, report: Report) -> None:
     key = METADATA_ID
     try:
         crate = store.get_json(key)
+    except GaveUp:
+        raise  # the run's deadline: nothing more can be read
     except UserError as e:
-        reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
-        report.error(key, f"not valid JSON ({reason})")
+        report.error(key, unreadable(e))
         return
     if crate is None:
         report.error(key, "missing: the challenge needs an RO-Crate with license, organism and modality "

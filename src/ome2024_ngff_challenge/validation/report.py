@@ -9,6 +9,15 @@ from ..ome import v05_rules as rules
 from ..stores.base import Store
 
 
+def unreadable(error: Exception) -> str:
+    """Why a metadata document could not be used, from the store's error:
+    "not valid JSON (...)" or "unreadable (why it could not be read)"."""
+    text = str(error)
+    if "not valid JSON (" in text:
+        return "not valid JSON (" + text.split("not valid JSON (", 1)[-1]
+    return f"unreadable ({text.split(': cannot read: ', 1)[-1]})"
+
+
 @dataclass
 class Report:
     """Each entry is {"path", "location", "message"}. Messages name options

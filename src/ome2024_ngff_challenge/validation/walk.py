@@ -16,10 +16,11 @@ from ..errors import UserError, option
 from ..ome import containers
 from ..ome import v05_rules as rules
 from ..ome.spec import OME_XML
+from ..stores.remote import GaveUp
 from ..stores.base import Store, join
 from ..zarr.v3_read import V3Array, parse_array_meta
 from .crate_check import check_crate
-from .report import Report
+from .report import Report, unreadable
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 MAX_XML_PARSE = 256 * 2**20
@@ -79,12 +80,13 @@ class Validator:
         key = join(path, "zarr.json")
         try:
             meta = self.store.get_json(key)
+        except GaveUp:
+            raise  # the run's deadline: nothing more can be read
         except UserError as e:
             if "not valid JSON (" not in str(e):  # not read at all (a link out of the dataset, a FIFO ...)
                 self.report.error(path, str(e.args[0]) if e.args else str(e))  # options spelled by the report
                 return None
-            reason = str(e).split("not valid JSON (", 1)[-1].removesuffix(")")
-            self.report.error(path, f"zarr.json is not valid JSON ({reason})")
+            self.report.error(path, f"zarr.json is {unreadable(e)}")
             return None
         if meta is None:
             if path == "" and self.store.exists(".zgroup"):
