@@ -23,6 +23,7 @@ from ..ome.rocrate import METADATA_ID, read_crate_info
 from ..stores.base import Store, join
 from ..validation.walk import Validator
 from ..zarr.codecs import DecodeError
+from ..zarr.inflate import TooLarge
 from ..zarr.v3_read import CodecChain, V3Array
 from .costs import Cost, dataset_cost, human_bytes
 from .thumbnail import Thumbnail, ThumbnailError, thumbnail
@@ -278,5 +279,7 @@ def _thumbnail(store: Store, walk: _Walk, row: Row, image: str, ms: rules.Multis
         return
     try:
         row.thumbnail = thumbnail(store, smallest, arr, ms.types, walk.attributes[image]["ome"].get("omero"))
+    except TooLarge as e:  # a decompression bomb is never an accident: the dataset fails
+        row.error = f"{store.describe(smallest)}: {e}"
     except (ThumbnailError, DecodeError) as e:
         row.thumbnail_note = f"{store.describe(smallest)}: {e}"
