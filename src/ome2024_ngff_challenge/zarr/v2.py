@@ -42,7 +42,7 @@ from .data_types import (
     parse_v2_other_fill,
     why_not_v3,
 )
-from .inflate import TooLarge, decompress
+from .inflate import TooLarge, decompress, too_large
 
 ZARRAY = ".zarray"
 
@@ -455,6 +455,8 @@ class SourceArray:
             raise _ChunkProblem(str(e)) from None
         # With filters the compressor's output size is the filters' business;
         # the final length check covers it.
+        if not self._filters and nbytes > expected:
+            raise too_large(expected, nbytes)
         if not self._filters and nbytes != expected:
             msg = f"Blosc header says {nbytes} decoded bytes, expected {expected}"
             raise _ChunkProblem(msg)
