@@ -20,10 +20,12 @@ from ..about import STATS_KEY
 from ..errors import UserError, option
 from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
+from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID
+from ..zarr.v2 import SourceArray, stored_chunk_indices
 from ..zarr.v3_read import DecodeError, V3Array, parse_array_meta
 from ..validation.report import Report
 from .downsample import MEAN, MODE, halved, parent_box, reduce_block
-from .plan import LayoutRequest
+from .plan import LayoutRequest, grid_indices
 from .planner import Planner
 
 if TYPE_CHECKING:
@@ -176,7 +178,7 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
     difference (in storage order). Stored objects are compared on a few
     threads, each holding one object and one decoded inner chunk at a time."""
     threads = max(1, min(os.cpu_count() or 1, MAX_COMPARE_THREADS, MAX_COMPARE_BYTES // max(arr.object_nbytes, 1)))
-    indices = iter(arr.grid_indices())
+    indices = iter(_objects_to_compare(path, arr, source, out))
     with ThreadPoolExecutor(threads) as pool:
         pending = deque()
         for index in itertools.islice(indices, 2 * threads):
@@ -191,6 +193,31 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
             for index in itertools.islice(indices, 1):
                 pending.append(pool.submit(compare_object, path, arr, source, out, index))
     return True
+
+
+def _objects_to_compare(path: str, arr: V3Array, source, out: Store):
+    """The output's objects to compare: all of its grid; for a grid of more
+    than SPARSE_GRID objects whose source and output can be listed (and have
+    the same fill value), only those stored and those over stored source
+    chunks: everywhere else both read as the fill value."""
+    if math.prod(arr.grid_counts) <= SPARSE_GRID or not isinstance(source, SourceArray):
+        return arr.grid_indices()
+    meta = source.meta
+    if meta.object_codec or _differs(np.asarray(meta.fill_scalar(), dtype=meta.dtype), arr.fill).any():
+        return grid_indices(arr.grid_counts)
+    stored = arr.stored_indices(out, path, MAX_LISTED)
+    chunks = stored_chunk_indices(source.store, source.path, meta, MAX_LISTED)
+    if stored is None or chunks is None:
+        return grid_indices(arr.grid_counts)
+    source.stored = frozenset(chunks)
+    found = set(stored)
+    for index in chunks:
+        ranges = []
+        for i, c, g, s in zip(index, meta.chunks, arr.grid, arr.shape):
+            lo, hi = i * c, min((i + 1) * c, s)
+            ranges.append(range(lo // g, (hi - 1) // g + 1))
+        found.update(itertools.product(*ranges))
+    return sorted(found)
 
 
 def compare_object(path: str, arr: V3Array, source, out: Store, index: tuple[int, ...]) -> str | None:

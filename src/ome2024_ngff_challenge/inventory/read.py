@@ -17,6 +17,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..about import STATS_KEY
+from ..csv_cells import safe_cell
 from ..errors import UserError, render_options
 from ..ome import v05_rules as rules
 from ..ome.rocrate import METADATA_ID, read_crate_info
@@ -106,13 +107,14 @@ class Row:
 
 
 def csv_text(value: object) -> str:
+    """A column's value as its CSV cell (text no spreadsheet runs as a formula)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ",".join("" if v is None else str(v) for v in value)
-    return str(value)
+        return safe_cell(",".join("" if v is None else str(v) for v in value))
+    return safe_cell(str(value))
 
 
 class _Walk(Validator):

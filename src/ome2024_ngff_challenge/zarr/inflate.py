@@ -61,6 +61,9 @@ def check_blosc_frame(raw: bytes) -> int:
     return nbytes
 
 
+_PIECE = 16 * 2**20  # what a stream reader is asked for at a time
+
+
 class TooLarge(DecodeError):
     """Data that inflate past what the chunk can hold."""
 
@@ -78,10 +81,16 @@ def _check(n: int, limit: int) -> None:
 
 def gzip_decompress(raw, limit: int) -> bytes:
     """numcodecs' GZip: one or more gzip members."""
+    parts, total = [], 0
     with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as f:
-        out = f.read(limit + 1)
-    _check(len(out), limit)
-    return out
+        while total <= limit:  # read() allocates what it is asked for: ask for pieces
+            part = f.read(min(limit + 1 - total, _PIECE))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+    _check(total, limit)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def zlib_decompress(raw, limit: int) -> bytes:

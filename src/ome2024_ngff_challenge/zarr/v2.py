@@ -33,13 +33,14 @@ import numpy as np
 from ..errors import CorruptChunkError, InputError
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
-from .chunk_keys import v2_chunk_key
+from .chunk_keys import stored_indices, v2_chunk_key
 from .codecs import BloscFrameError, DecodeError, check_blosc_frame, vlen_decode, vlen_nbytes_limit
 from .data_types import (
     OBJECT_CODECS,
     empty_fill,
     item_nbytes,
     parse_v2_other_fill,
+    size_problem,
     why_not_v3,
 )
 from .inflate import TooLarge, decompress, too_large
@@ -241,6 +242,9 @@ class V2ArrayMeta:
         if len(chunks) != len(shape):
             raise _bad(where, f"chunks {list(chunks)} do not match the {len(shape)} dimensions of shape {list(shape)}")
         dtype = _parse_dtype(meta["dtype"], where)
+        too_large = size_problem(shape, chunks, dtype)
+        if too_large is not None:
+            raise _bad(where, too_large)
         order = meta["order"]
         if order not in ("C", "F"):
             raise _bad(where, f'order must be "C" or "F", not {order!r}')
@@ -288,6 +292,12 @@ class V2ArrayMeta:
         return np.array(self.fill_value, dtype=self.dtype)
 
 
+def stored_chunk_indices(store: Store, path: str, meta: V2ArrayMeta, limit: int) -> list[tuple[int, ...]] | None:
+    """The grid indices of the array's stored chunks, from listings of its
+    folder (see ``chunk_keys.stored_indices``)."""
+    return stored_indices(store, path, meta.grid, meta.separator, None, limit)
+
+
 def is_v2_array(store: Store, path: str) -> bool:
     """Whether ``path`` holds a Zarr v2 array (has a ``.zarray``)."""
     return store.exists(join(path, ZARRAY))
@@ -322,6 +332,9 @@ class SourceArray:
         self._is_blosc = meta.compressor is not None and meta.compressor["id"] == "blosc"
         self._filters = tuple(_make_codec(f, where) for f in meta.filters)
         self._fill = meta.fill_scalar()
+        # The chunks known to be stored (from a listing: stored_chunk_indices);
+        # None: ask the store for each. Set by the planner for sparse arrays.
+        self.stored: frozenset[tuple[int, ...]] | None = None
         # The most the compressor may inflate a chunk to: exactly one chunk,
         # or what the filters make of one (decompression bombs stop there).
         n = math.prod(meta.chunks)
@@ -336,6 +349,8 @@ class SourceArray:
 
     def read_chunk_bytes(self, index: tuple[int, ...]) -> bytes | None:
         """The chunk's stored bytes; None when it was never written."""
+        if self.stored is not None and tuple(index) not in self.stored:
+            return None
         return self.store.get(join(self.path, self.meta.chunk_key(index)))
 
     def read_chunk(self, index: tuple[int, ...]) -> np.ndarray | None:

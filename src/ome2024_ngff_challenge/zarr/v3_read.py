@@ -32,7 +32,7 @@ import numpy as np
 
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
-from .chunk_keys import chunk_key
+from .chunk_keys import chunk_key, stored_indices
 from .codecs import V3_BYTES_CODECS, DecodeError, transposed, vlen_decode, vlen_nbytes_limit
 from .data_types import (
     CORE_DTYPES,
@@ -43,6 +43,7 @@ from .data_types import (
     item_nbytes,
     parse_data_type,
     parse_other_fill,
+    size_problem,
 )
 from .sharding import EMPTY, parse_shard_index, shard_index_size
 
@@ -113,9 +114,18 @@ class V3Array:
     def key(self, index: tuple[int, ...]) -> str:
         return chunk_key(index, "v2" if self.v2_keys else "default", self.separator)
 
+    @property
+    def grid_counts(self) -> tuple[int, ...]:
+        """How many stored objects (shards, or chunks) along each dimension."""
+        return tuple(math.ceil(s / g) for s, g in zip(self.shape, self.grid))
+
     def grid_indices(self) -> Iterator[tuple[int, ...]]:
-        counts = [math.ceil(s / g) for s, g in zip(self.shape, self.grid)]
-        return itertools.product(*(range(n) for n in counts))
+        return itertools.product(*(range(n) for n in self.grid_counts))
+
+    def stored_indices(self, store: Store, path: str, limit: int) -> list[tuple[int, ...]] | None:
+        """The grid indices of the stored objects, from listings (see
+        ``chunk_keys.stored_indices``); None when they cannot be listed."""
+        return stored_indices(store, path, self.grid_counts, self.separator, None if self.v2_keys else "c", limit)
 
     @property
     def object_nbytes(self) -> int:
@@ -468,6 +478,11 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
     for key in ("storage_transformers",):
         if meta.get(key):
             errors.append(f"'{key}' is not supported by OME-Zarr readers")
+    if grid is not None and dtype is not None:
+        inner = chain.shard.chunk_shape if chain is not None and chain.shard else grid
+        too_large = size_problem(tuple(shape), inner, dtype)
+        if too_large is not None:
+            errors.append(f"{too_large} (not read)")
     if len(errors) > n_errors or chain is None or dtype is None or grid is None or fill is None:
         return None
     endian = chain.shard.inner.endian if chain.shard else chain.endian
