@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import numcodecs
@@ -231,3 +230,12 @@ def test_listing_a_grid_never_misses_a_chunk(tmp_path):
     assert sorted(stored_indices(store, "b", (4, 4), ".", "c", 100)) == [(0, 1), (2, 0)]
     (flat / "sub").mkdir()
     assert stored_indices(store, "b", (4, 4), ".", "c", 100) is None
+
+
+@pytest.mark.parametrize("depth", [150_000, 200])
+def test_deeply_nested_details_file(depth, tmp_path, convert):
+    src, details = _image(tmp_path / "in.zarr"), tmp_path / "details.json"
+    details.write_text(_nest(depth))
+    line = _refused(convert("resave", src, tmp_path / "out.zarr", "--cc0", f"--output-read-details={details}"),
+                    str(details))
+    assert "nested more than" in line

@@ -158,8 +158,8 @@ class ArrayJob:
         chunks fall in, from one listing (cached for the current layout);
         None otherwise, or when the store cannot list them."""
         meta = self.source.meta
-        if math.prod(meta.grid) <= SPARSE_GRID:
-            return None
+        if not isinstance(self.source, SourceArray) or math.prod(meta.grid) <= SPARSE_GRID:
+            return None  # a level added below the smallest is computed, not read: its whole grid
         cached = self.__dict__.get("_listed")
         if cached is not None and cached[0] == self.write_shape:
             return cached[1]

@@ -23,7 +23,6 @@ from .data_types import VLEN_UTF8, typesize
 # The Blosc frame check and DecodeError live with the bounded decompressors;
 # the readers import them from here, with the codecs.
 from .inflate import (  # noqa: F401
-    BLOSC_HEADER,
     BloscFrameError,
     DecodeError,
     blosc_decompress,
