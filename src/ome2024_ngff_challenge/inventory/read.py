@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..about import STATS_KEY
 from ..csv_cells import safe_cell
-from ..errors import UserError, render_options
+from ..errors import InputError, UserError, render_options
 from ..ome import v05_rules as rules
 from ..ome.rocrate import METADATA_ID, read_crate_info
 from ..stores.base import Store, join
@@ -170,8 +170,8 @@ def read_dataset(store: Store, *, thumbnails: bool = False) -> Row:
     row = Row(url=store.describe())
     try:
         _read(store, row, thumbnails)
-    except UserError as e:
-        row.error = str(e.args[0]) if e.args else type(e).__name__
+    except UserError as e:  # the other columns stay empty
+        row = Row(url=row.url, error=str(e.args[0]) if e.args else type(e).__name__)
     return row
 
 
@@ -282,6 +282,6 @@ def _thumbnail(store: Store, walk: _Walk, row: Row, image: str, ms: rules.Multis
     try:
         row.thumbnail = thumbnail(store, smallest, arr, ms.types, walk.attributes[image]["ome"].get("omero"))
     except TooLarge as e:  # a decompression bomb is never an accident: the dataset fails
-        row.error = f"{store.describe(smallest)}: {e}"
+        raise InputError(f"{store.describe(smallest)}: {e}") from None
     except (ThumbnailError, DecodeError) as e:
         row.thumbnail_note = f"{store.describe(smallest)}: {e}"
