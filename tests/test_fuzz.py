@@ -39,7 +39,8 @@ DECODE_LIMIT = 1 << 20  # parsed arrays whose chunks decode to more are not fed 
 HUGE = st.sampled_from([2**70, 2**64, 2**63, 2**63 - 1, 2**31, -1, -(2**63), 0, 10**100, 1])
 NUMBERS = st.one_of(st.integers(), HUGE, st.floats(allow_nan=True, allow_infinity=True))
 LEAVES = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=12),
-                   st.sampled_from(["NaN", "Infinity", "-Infinity", "", "0x7fc00000", "|u1", "<f8", "blosc"]))
+                   st.sampled_from(["NaN", "Infinity", "-Infinity", "", "0x7fc00000", "|u1", "<f8", "blosc",
+                                    "x" * 100_000, "\u0000\ud7ff\U0010ffff", "../../etc/passwd"]))
 JSON = st.recursive(LEAVES, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids,
                                                                                         max_size=4), max_leaves=10)
 DIMS = st.one_of(st.lists(st.one_of(st.integers(1, 70), HUGE), min_size=2, max_size=2),  # of the right length

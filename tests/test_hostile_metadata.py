@@ -239,3 +239,34 @@ def test_deeply_nested_details_file(depth, tmp_path, convert):
     line = _refused(convert("resave", src, tmp_path / "out.zarr", "--cc0", f"--output-read-details={details}"),
                     str(details))
     assert "nested more than" in line
+
+
+def test_huge_sparse_image_with_added_levels(tmp_path, convert):
+    """Levels added below a sparse level are planned from its stored chunks too:
+    only the shards under data are computed and written, and they are right."""
+    src, out = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    shape = (32800, 32768)  # 1025 x 1024 chunks of 32 x 32: over 2**20
+    samples.write_v2_group(src, {"multiscales": samples.multiscales_04("yx", [[1.0, 1.0]])})
+    (src / "0").mkdir()
+    (src / "0" / ".zarray").write_text(json.dumps({
+        "zarr_format": 2, "shape": list(shape), "chunks": [32, 32], "dtype": "|u1", "order": "C",
+        "compressor": None, "fill_value": 0, "filters": None, "dimension_separator": "."}))
+    stored = {(0, 0): 10, (1024, 1000): 20}
+    for (y, x), value in stored.items():
+        (src / "0" / f"{y}.{x}").write_bytes(np.full((32, 32), value, "u1").tobytes())
+    run = convert("resave", src, out, "--cc0", "--output-chunks=32,32", "--output-shards=256,256",
+                  "--output-add-levels")
+    assert run.rc == 0, str(run)
+    levels = sorted((p for p in out.iterdir() if p.is_dir()), key=lambda p: int(p.name))
+    assert len(levels) > 5
+    for level in levels:
+        arr = zarr.open_array(level, mode="r")
+        factor = shape[0] // arr.shape[0] if arr.shape[0] else 1
+        shards = [p for p in (level / "c").rglob("*") if p.is_file()]
+        assert 1 <= len(shards) <= 2 * len(stored), (level.name, len(shards))
+        for (y, x), value in stored.items():
+            f = 2 ** int(level.name)
+            cy, cx = y * 32 // f, x * 32 // f
+            if 32 // f >= 1:  # the stored block still covers whole pixels at this level
+                assert (arr[cy : cy + 32 // f, cx : cx + 32 // f] == value).all(), (level.name, y, x)
+        assert factor >= 1

@@ -196,27 +196,31 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
 
 
 def _objects_to_compare(path: str, arr: V3Array, source, out: Store):
-    """The output's objects to compare: all of its grid; for a grid of more
-    than SPARSE_GRID objects whose source and output can be listed (and have
-    the same fill value), only those stored and those over stored source
-    chunks: everywhere else both read as the fill value."""
-    if math.prod(arr.grid_counts) <= SPARSE_GRID or not isinstance(source, SourceArray):
+    """The output's objects to compare: all of its grid; for an array whose
+    grid, or whose source's chunk grid, is over SPARSE_GRID, and where both
+    can be listed (and have the same fill value), only those stored and those
+    over the source's stored chunks: everywhere else both read as the fill
+    value (a level added below computes to it there too)."""
+    base = source.base if isinstance(source, AddedLevelReference) else source
+    if not isinstance(base, SourceArray) or base.meta.object_codec:
         return arr.grid_indices()
-    meta = source.meta
-    if meta.object_codec or _differs(np.asarray(meta.fill_scalar(), dtype=meta.dtype), arr.fill).any():
+    meta = base.meta
+    if max(math.prod(arr.grid_counts), math.prod(meta.grid)) <= SPARSE_GRID:
+        return arr.grid_indices()
+    if _differs(np.asarray(meta.fill_scalar(), dtype=meta.dtype), arr.fill).any():
         return grid_indices(arr.grid_counts)
     stored = arr.stored_indices(out, path, MAX_LISTED)
-    chunks = stored_chunk_indices(source.store, source.path, meta, MAX_LISTED)
+    chunks = stored_chunk_indices(base.store, base.path, meta, MAX_LISTED)
     if stored is None or chunks is None:
         return grid_indices(arr.grid_counts)
-    source.stored = frozenset(chunks)
+    base.stored = frozenset(chunks)  # its other chunks are not asked for
+    steps = source.steps if isinstance(source, AddedLevelReference) else []
     found = set(stored)
     for index in chunks:
-        ranges = []
-        for i, c, g, s in zip(index, meta.chunks, arr.grid, arr.shape):
-            lo, hi = i * c, min((i + 1) * c, s)
-            ranges.append(range(lo // g, (hi - 1) // g + 1))
-        found.update(itertools.product(*ranges))
+        box = [(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, meta.chunks, meta.shape)]
+        for _, axes, _ in steps:  # down to this level: halved along the axes of each step
+            box = [(lo // 2, -(-hi // 2)) if a in axes else (lo, hi) for a, (lo, hi) in enumerate(box)]
+        found.update(itertools.product(*(range(lo // g, (hi - 1) // g + 1) for (lo, hi), g in zip(box, arr.grid))))
     return sorted(found)
 
 
