@@ -17,34 +17,12 @@ import numpy as np
 from ..errors import InputError, option
 from ..json_values import non_finite_problem
 from ..stores.base import Store, join
-from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID
+from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID, grid_indices
 from ..zarr.codecs import Compression
 from ..zarr.data_types import item_nbytes, shardable
 from ..zarr.v2 import SourceArray, stored_chunk_indices
 from ..zarr.v3_metadata import any_v3_data_type, array_metadata, group_metadata
 from .layout import Layout, auto_layout, check_multiple, right_align
-
-
-def grid_indices(grid: tuple[int, ...]):
-    """Every index of ``grid`` in C order, made as they are asked for
-    (itertools.product would first hold each whole range as a tuple)."""
-    if any(n <= 0 for n in grid):
-        return
-    if max(grid, default=0) <= SPARSE_GRID:
-        yield from itertools.product(*(range(n) for n in grid))
-        return
-    index = [0] * len(grid)
-    while True:
-        yield tuple(index)
-        d = len(grid) - 1
-        while d >= 0:
-            index[d] += 1
-            if index[d] < grid[d]:
-                break
-            index[d] = 0
-            d -= 1
-        if d < 0:
-            return
 
 
 def check_finite(attributes: dict, where: str) -> None:

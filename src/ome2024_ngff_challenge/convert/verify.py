@@ -20,12 +20,12 @@ from ..about import STATS_KEY
 from ..errors import UserError, option
 from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
-from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID
+from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID, grid_indices
 from ..zarr.v2 import SourceArray, stored_chunk_indices
 from ..zarr.v3_read import DecodeError, V3Array, parse_array_meta
 from ..validation.report import Report
 from .downsample import MEAN, MODE, halved, parent_box, reduce_block
-from .plan import LayoutRequest, grid_indices
+from .plan import LayoutRequest
 from .planner import Planner
 
 if TYPE_CHECKING:

@@ -5,6 +5,9 @@ the 'v2' encoding (how an existing v2 chunk is described in place)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 from ..stores.base import Store, join
 
 # An array of more chunks (or shards) than this is read from a listing of its
@@ -29,6 +32,28 @@ def chunk_key(index: tuple[int, ...], encoding: str = "default", separator: str 
     if encoding == "v2":
         return v2_chunk_key(index, separator)
     return default_chunk_key(index, separator)
+
+
+def grid_indices(grid: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """Every index of ``grid`` in C order, made as they are asked for
+    (itertools.product would first hold each whole range as a tuple)."""
+    if any(n <= 0 for n in grid):
+        return
+    if max(grid, default=0) <= SPARSE_GRID:
+        yield from itertools.product(*(range(n) for n in grid))
+        return
+    index = [0] * len(grid)
+    while True:
+        yield tuple(index)
+        d = len(grid) - 1
+        while d >= 0:
+            index[d] += 1
+            if index[d] < grid[d]:
+                break
+            index[d] = 0
+            d -= 1
+        if d < 0:
+            return
 
 
 def _grid_index(name: str) -> int | None:

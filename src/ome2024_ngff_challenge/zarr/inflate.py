@@ -10,7 +10,8 @@ output limit and stopped one byte past it. The produced bytes are the same as
 numcodecs' decoders produce (multi-member gzip, concatenated zstd frames and
 bz2 and lzma streams included); a codec not known here is decoded by numcodecs
 and its size checked afterwards (no bound on its peak: there is no way to stop
-it).
+it). ``DecodeError`` (with ``TooLarge`` for data past the limit) and the Blosc
+frame check live here, below ``codecs``, which decodes through this module.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _LZ4_HEADER = struct.Struct("<I")  # numcodecs' LZ4: the decoded size, then one 
 # zstd input fed at a time when a frame does not say its size: one RLE block of
 # 4 bytes inflates to at most 128 KiB, so 128 bytes of input make at most ~4 MiB.
 _ZSTD_SLICE = 128
-
+_PIECE = 16 * 2**20  # what a stream reader is asked for at a time
 
 # Blosc 1 frame header: version, versionlz, flags, typesize (one byte each),
 # then nbytes (decoded size), blocksize, cbytes (frame size): uint32 little-endian.
@@ -59,9 +60,6 @@ def check_blosc_frame(raw: bytes) -> int:
         msg = f"Blosc header says {cbytes} bytes, {len(raw)} stored"
         raise BloscFrameError(msg)
     return nbytes
-
-
-_PIECE = 16 * 2**20  # what a stream reader is asked for at a time
 
 
 class TooLarge(DecodeError):

@@ -242,9 +242,9 @@ class V2ArrayMeta:
         if len(chunks) != len(shape):
             raise _bad(where, f"chunks {list(chunks)} do not match the {len(shape)} dimensions of shape {list(shape)}")
         dtype = _parse_dtype(meta["dtype"], where)
-        too_large = size_problem(shape, chunks, dtype)
-        if too_large is not None:
-            raise _bad(where, too_large)
+        problem = size_problem(shape, chunks, dtype)
+        if problem is not None:
+            raise _bad(where, problem)
         order = meta["order"]
         if order not in ("C", "F"):
             raise _bad(where, f'order must be "C" or "F", not {order!r}')

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
-from .chunk_keys import chunk_key, stored_indices
+from .chunk_keys import chunk_key, grid_indices, stored_indices
 from .codecs import V3_BYTES_CODECS, DecodeError, transposed, vlen_decode, vlen_nbytes_limit
 from .data_types import (
     CORE_DTYPES,
@@ -120,7 +120,7 @@ class V3Array:
         return tuple(math.ceil(s / g) for s, g in zip(self.shape, self.grid))
 
     def grid_indices(self) -> Iterator[tuple[int, ...]]:
-        return itertools.product(*(range(n) for n in self.grid_counts))
+        return grid_indices(self.grid_counts)
 
     def stored_indices(self, store: Store, path: str, limit: int) -> list[tuple[int, ...]] | None:
         """The grid indices of the stored objects, from listings (see
@@ -480,9 +480,9 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
             errors.append(f"'{key}' is not supported by OME-Zarr readers")
     if grid is not None and dtype is not None:
         inner = chain.shard.chunk_shape if chain is not None and chain.shard else grid
-        too_large = size_problem(tuple(shape), inner, dtype)
-        if too_large is not None:
-            errors.append(f"{too_large} (not read)")
+        problem = size_problem(tuple(shape), inner, dtype)
+        if problem is not None:
+            errors.append(f"{problem} (not read)")
     if len(errors) > n_errors or chain is None or dtype is None or grid is None or fill is None:
         return None
     endian = chain.shard.inner.endian if chain.shard else chain.endian
