@@ -19,6 +19,7 @@ LAYERS = {
     "about": 0,
     "errors": 0,
     "json_values": 0,
+    "csv_cells": 0,
     "stores": 1,
     "zarr": 2,
     "ome": 2,

@@ -45,6 +45,7 @@ from .convert.resave import OUTPUT_VERSIONS
 from .convert.output import OutputSettings, check_finished
 from .convert.plan import LayoutRequest, Plan
 from .errors import DISK_FULL, DiskFullError, OutputError, UserError, option
+from .json_values import MAX_DEPTH, too_deep
 from .convert.progress import CollectionProgress
 from .executors.base import Executor, TaskExecutor
 from .executors.collection import CollectionRunner, Ended, Skipped
@@ -99,7 +100,13 @@ def read_details(details, *, s3: S3Options | None = None) -> list | dict | None:
     where = os.fspath(details)
     try:
         raw = read_location(where, role="output", **{**(s3 or S3Options()).as_kwargs(), "bucket": None})
-        return json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"))
+        if too_deep(doc):
+            raise RecursionError
+        return doc
+    except RecursionError:
+        msg = f"{option('details')}: {where}: not valid JSON (nested more than {MAX_DEPTH} levels deep)"
+        raise UserError(msg) from None
     except UserError as e:
         msg = f"{option('details')}: {e}"
         raise UserError(msg) from None

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..about import INCOMPLETE_MARK, STATS_KEY
+from ..csv_cells import read_cell, safe_cell
 from ..errors import DiskFullError, OutputError, UserError, option
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, crate_fields, read_crate_info
@@ -371,7 +372,7 @@ class Catalog:
                 text = text[: text.rfind("\n") + 1]
             for r in csv.DictReader(io.StringIO(text)):
                 if r.get("url") and r.get("status") in (DONE, FAILED, SKIPPED):
-                    rows.append({c: r.get(c) or "" for c in CATALOG_COLUMNS})
+                    rows.append({c: read_cell(r.get(c) or "") for c in CATALOG_COLUMNS})
         except csv.Error:
             pass
         return rows
@@ -469,5 +470,5 @@ def csv_lines(rows: Iterable[Mapping[str, str]], *, header: bool = False) -> byt
     writer = csv.DictWriter(text, CATALOG_COLUMNS, lineterminator="\n")
     if header:
         writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: safe_cell(v) if isinstance(v, str) else v for c, v in row.items()} for row in rows)
     return text.getvalue().encode("utf-8")

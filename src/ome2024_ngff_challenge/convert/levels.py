@@ -114,6 +114,30 @@ class AddedLevel(ArrayJob):
         one more than the added level it is computed from."""
         return self.parent.stage + 1 if isinstance(self.parent, AddedLevel) else 0
 
+    def _listed_tasks(self) -> list[tuple[int, ...]] | None:
+        """Below a level planned from a listing (a huge sparse array): only
+        the shards under the level above's tasks, as the others compute to
+        the fill value (not written); None when the level above has no list."""
+        above = self.parent._listed_tasks()
+        if above is None:
+            return None
+        cached = self.__dict__.get("_listed")
+        if cached is not None and cached[0] == (self.write_shape, len(above)):
+            return cached[1]
+        found = set()
+        for index in above:
+            ranges = []
+            for axis, (i, w, s, mine) in enumerate(zip(index, self.parent.write_shape, self.parent.shape,
+                                                       self.write_shape)):
+                lo, hi = i * w, min((i + 1) * w, s)
+                if axis in self.axes:
+                    lo, hi = lo // 2, -(-hi // 2)
+                ranges.append(range(lo // mine, (hi - 1) // mine + 1))
+            found.update(itertools.product(*ranges))
+        tasks = sorted(found)
+        self.__dict__["_listed"] = ((self.write_shape, len(above)), tasks)
+        return tasks
+
     def provenance(self) -> dict:
         """What its statistics record about how it was made."""
         return {"added_level": {"from": self.parent.path, "reduction": self.method, "method": METHODS[self.method]}}

@@ -15,12 +15,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError, option
+from ..json_values import non_finite_problem
 from ..stores.base import Store, join
+from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID, grid_indices
 from ..zarr.codecs import Compression
 from ..zarr.data_types import item_nbytes, shardable
-from ..zarr.v2 import SourceArray
+from ..zarr.v2 import SourceArray, stored_chunk_indices
 from ..zarr.v3_metadata import any_v3_data_type, array_metadata, group_metadata
 from .layout import Layout, auto_layout, check_multiple, right_align
+
+
+def check_finite(attributes: dict, where: str) -> None:
+    """Attributes we will write back hold no NaN or infinity (InputError naming where)."""
+    problem = non_finite_problem(attributes)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
 
 
 @dataclass
@@ -108,14 +117,44 @@ class ArrayJob:
 
     @property
     def n_tasks(self) -> int:
-        return math.prod(self.grid)
+        listed = self._listed_tasks()
+        return len(listed) if listed is not None else math.prod(self.grid)
 
     @property
     def nbytes(self) -> int:
         return math.prod(self.shape) * self.item_nbytes
 
     def task_indices(self):
-        return itertools.product(*(range(n) for n in self.grid))
+        """The grid indices of the shards to write: every shard of the grid,
+        or, for an array whose source chunk grid is huge, those holding a
+        stored source chunk (the others hold only the fill value: not written)."""
+        listed = self._listed_tasks()
+        return iter(listed) if listed is not None else grid_indices(self.grid)
+
+    def _listed_tasks(self) -> list[tuple[int, ...]] | None:
+        """For a source of more than SPARSE_GRID chunks: the shards its stored
+        chunks fall in, from one listing (cached for the current layout);
+        None otherwise, or when the store cannot list them."""
+        meta = self.source.meta
+        if not isinstance(self.source, SourceArray) or math.prod(meta.grid) <= SPARSE_GRID:
+            return None  # a level added below the smallest is computed, not read: its whole grid
+        cached = self.__dict__.get("_listed")
+        if cached is not None and cached[0] == self.write_shape:
+            return cached[1]
+        stored = stored_chunk_indices(self.source.store, self.source.path, meta, MAX_LISTED)
+        tasks = None
+        if stored is not None:
+            self.source.stored = frozenset(stored)
+            found = set()
+            for index in stored:
+                ranges = []
+                for i, c, w, s in zip(index, meta.chunks, self.write_shape, self.shape):
+                    lo, hi = i * c, min((i + 1) * c, s)
+                    ranges.append(range(lo // w, (hi - 1) // w + 1))
+                found.update(itertools.product(*ranges))
+            tasks = sorted(found)
+        self.__dict__["_listed"] = (self.write_shape, tasks)
+        return tasks
 
     def task_nbytes(self, index: tuple[int, ...]) -> int:
         """Uncompressed bytes of the array inside the task at ``index``."""
@@ -172,6 +211,7 @@ def array_job(
         elif not isinstance(attributes, dict):
             msg = f"{src.describe(join(path, '.zattrs'))}: must hold a JSON object"
             raise InputError(msg)
+        check_finite(attributes, src.describe(join(path, ".zattrs")))
     if layout is None:
         layout = auto_layout(meta.shape, item_nbytes(meta.dtype), meta.chunks)
     return ArrayJob(path, source, layout, compression, dimension_names, attributes)

@@ -32,7 +32,7 @@ from .details import details_by_path
 from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, fit_to_level, right_align
 from .container import plan_container
 from .levels import AddedLevel, add_levels, writable
-from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job
+from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job, check_finite
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 QUIET = logging.getLogger("ome2024_ngff_challenge.quiet")  # a source read again (validate --against)
@@ -83,6 +83,7 @@ class Planner:
         if not isinstance(attrs, dict):
             msg = f"{self.where(join(path, '.zattrs'))}: must hold a JSON object"
             raise InputError(msg)
+        check_finite(attrs, self.where(join(path, ".zattrs")))
         return attrs
 
     def is_group(self, path: str) -> bool:
@@ -398,7 +399,7 @@ class Planner:
     def bioformats2raw(self, attrs: dict) -> None:
         self.add_group("", attrs)
         ome_attrs = self.ome_group_files()
-        series = v04.bioformats2raw_series(ome_attrs)
+        series = v04.bioformats2raw_series(ome_attrs, self.where(join("OME", ".zattrs")))
         if series is None:
             series = []
             for n in itertools.count():

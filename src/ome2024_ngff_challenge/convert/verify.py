@@ -20,6 +20,8 @@ from ..about import STATS_KEY
 from ..errors import UserError, option
 from ..stores.base import Store, join
 from ..zarr.codecs import DEFAULT_COMPRESSION
+from ..zarr.chunk_keys import MAX_LISTED, SPARSE_GRID, grid_indices
+from ..zarr.v2 import SourceArray, stored_chunk_indices
 from ..zarr.v3_read import DecodeError, V3Array, parse_array_meta
 from ..validation.report import Report
 from .downsample import MEAN, MODE, halved, parent_box, reduce_block
@@ -176,7 +178,7 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
     difference (in storage order). Stored objects are compared on a few
     threads, each holding one object and one decoded inner chunk at a time."""
     threads = max(1, min(os.cpu_count() or 1, MAX_COMPARE_THREADS, MAX_COMPARE_BYTES // max(arr.object_nbytes, 1)))
-    indices = iter(arr.grid_indices())
+    indices = iter(_objects_to_compare(path, arr, source, out))
     with ThreadPoolExecutor(threads) as pool:
         pending = deque()
         for index in itertools.islice(indices, 2 * threads):
@@ -191,6 +193,35 @@ def compare_array(path: str, arr: V3Array, source, out: Store, report: Report) -
             for index in itertools.islice(indices, 1):
                 pending.append(pool.submit(compare_object, path, arr, source, out, index))
     return True
+
+
+def _objects_to_compare(path: str, arr: V3Array, source, out: Store):
+    """The output's objects to compare: all of its grid; for an array whose
+    grid, or whose source's chunk grid, is over SPARSE_GRID, and where both
+    can be listed (and have the same fill value), only those stored and those
+    over the source's stored chunks: everywhere else both read as the fill
+    value (a level added below computes to it there too)."""
+    base = source.base if isinstance(source, AddedLevelReference) else source
+    if not isinstance(base, SourceArray) or base.meta.object_codec:
+        return arr.grid_indices()
+    meta = base.meta
+    if max(math.prod(arr.grid_counts), math.prod(meta.grid)) <= SPARSE_GRID:
+        return arr.grid_indices()
+    if _differs(np.asarray(meta.fill_scalar(), dtype=meta.dtype), arr.fill).any():
+        return grid_indices(arr.grid_counts)
+    stored = arr.stored_indices(out, path, MAX_LISTED)
+    chunks = stored_chunk_indices(base.store, base.path, meta, MAX_LISTED)
+    if stored is None or chunks is None:
+        return grid_indices(arr.grid_counts)
+    base.stored = frozenset(chunks)  # its other chunks are not asked for
+    steps = source.steps if isinstance(source, AddedLevelReference) else []
+    found = set(stored)
+    for index in chunks:
+        box = [(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, meta.chunks, meta.shape)]
+        for _, axes, _ in steps:  # down to this level: halved along the axes of each step
+            box = [(lo // 2, -(-hi // 2)) if a in axes else (lo, hi) for a, (lo, hi) in enumerate(box)]
+        found.update(itertools.product(*(range(lo // g, (hi - 1) // g + 1) for (lo, hi), g in zip(box, arr.grid))))
+    return sorted(found)
 
 
 def compare_object(path: str, arr: V3Array, source, out: Store, index: tuple[int, ...]) -> str | None:

@@ -17,7 +17,8 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..about import STATS_KEY, UPGRADE_KEY
-from ..errors import UserError, render_options
+from ..csv_cells import safe_cell
+from ..errors import InputError, UserError, render_options
 from ..ome import containers
 from ..ome import v05_rules as rules
 from ..ome.rocrate import METADATA_ID, read_crate_info
@@ -26,6 +27,7 @@ from ..validation import validator_for
 from ..validation.walk import Validator
 from ..validation.walk_v06 import Validator06
 from ..zarr.codecs import DecodeError
+from ..zarr.inflate import TooLarge
 from ..zarr.v3_read import CodecChain, V3Array
 from .costs import Cost, dataset_cost, human_bytes
 from .thumbnail import Thumbnail, ThumbnailError, thumbnail
@@ -110,13 +112,14 @@ class Row:
 
 
 def csv_text(value: object) -> str:
+    """A column's value as its CSV cell (text no spreadsheet runs as a formula)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ",".join("" if v is None else str(v) for v in value)
-    return str(value)
+        return safe_cell(",".join("" if v is None else str(v) for v in value))
+    return safe_cell(str(value))
 
 
 class _Walk(Validator):
@@ -172,8 +175,8 @@ def read_dataset(store: Store, *, thumbnails: bool = False) -> Row:
     row = Row(url=store.describe())
     try:
         _read(store, row, thumbnails)
-    except UserError as e:
-        row.error = str(e.args[0]) if e.args else type(e).__name__
+    except UserError as e:  # the other columns stay empty
+        row = Row(url=row.url, error=str(e.args[0]) if e.args else type(e).__name__)
     return row
 
 
@@ -294,5 +297,7 @@ def _thumbnail(store: Store, walk: _Walk, row: Row, image: str, ms: rules.Multis
         return
     try:
         row.thumbnail = thumbnail(store, smallest, arr, ms.types, walk.attributes[image]["ome"].get("omero"))
+    except TooLarge as e:  # a decompression bomb is never an accident: the dataset fails
+        raise InputError(f"{store.describe(smallest)}: {e}") from None
     except (ThumbnailError, DecodeError) as e:
         row.thumbnail_note = f"{store.describe(smallest)}: {e}"

@@ -10,6 +10,7 @@ would recognise it).
 from __future__ import annotations
 
 from ..errors import InputError
+from ..json_values import is_number
 from .spec import SOURCE_VERSION, versioned_objects
 
 
@@ -45,10 +46,15 @@ def _check_relative_path(path, where: str, label: str) -> None:
     an absolute path or ".." would reach outside the dataset.
     """
     if not isinstance(path, str) or not path:
-        raise InputError(f"{where}: {label} must be a non-empty string, got {path!r}")
+        raise InputError(f"{where}: {label} must be a non-empty string, got {_short(path)}")
     parts = path.split("/")
     if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
         raise InputError(f"{where}: {label} {path!r} is not a relative path inside the group")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_transforms(transforms, n_axes: int, where: str, label: str) -> None:
@@ -64,8 +70,8 @@ def _check_transforms(transforms, n_axes: int, where: str, label: str) -> None:
         # inline values can be checked here.
         if kind in ("scale", "translation") and kind in transform:
             values = transform[kind]
-            if not isinstance(values, list):
-                raise InputError(f"{where}: {item}.{kind} must be a list of numbers")
+            if not isinstance(values, list) or not all(is_number(v) for v in values):
+                raise InputError(f"{where}: {item}.{kind} must be a list of finite numbers, not {_short(values)}")
             if len(values) != n_axes:
                 raise InputError(
                     f"{where}: {item}.{kind} has {len(values)} values "
@@ -198,8 +204,9 @@ def well_images(zattrs: dict, where: str) -> list[str]:
     return _child_paths(well["images"], where, "well.images")
 
 
-def bioformats2raw_series(ome_group_zattrs: dict | None) -> list[str] | None:
-    """The image paths listed in a bioformats2raw ``OME`` group, if any.
+def bioformats2raw_series(ome_group_zattrs: dict | None, where: str = "OME/.zattrs") -> list[str] | None:
+    """The image paths listed in a bioformats2raw ``OME`` group, if any
+    (``where``: its ``.zattrs``, as error messages name it).
 
     Returns None when there is no OME group or it has no "series" list, in
     which case readers fall back to the numbered groups "0", "1", ...
@@ -208,7 +215,7 @@ def bioformats2raw_series(ome_group_zattrs: dict | None) -> list[str] | None:
         return None
     series = ome_group_zattrs["series"]
     if not isinstance(series, list):
-        raise InputError("OME/.zattrs: 'series' must be a list of image paths")
+        raise InputError(f"{where}: 'series' must be a list of image paths, not {_short(series)}")
     for index, path in enumerate(series):
-        _check_relative_path(path, "OME/.zattrs", f"series[{index}]")
+        _check_relative_path(path, where, f"series[{index}]")
     return list(series)

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 from ..errors import InputError, OutputError
-from ..json_values import json_bytes
+from ..json_values import MAX_DEPTH, json_bytes, too_deep
+
+_TOO_DEEP = object()  # what get_json parsed when the parser itself ran out of stack
 
 # Prefix of the temporary names atomic writes use; a crash can leave such files
 # behind, and a resumed run may delete them.
@@ -190,10 +192,16 @@ class Store(ABC):
         if raw is None:
             return None
         try:
-            return json.loads(raw.decode("utf-8"))
+            doc = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             msg = f"{self.describe(key)}: not valid JSON ({e})"
             raise InputError(msg) from None
+        except RecursionError:  # the parser's own limit, a little under Python's
+            doc = _TOO_DEEP
+        if doc is _TOO_DEEP or too_deep(doc):
+            msg = f"{self.describe(key)}: not valid JSON (nested more than {MAX_DEPTH} levels deep: not metadata we read)"
+            raise InputError(msg)
+        return doc
 
     def put_json(self, key: str, obj: Any) -> None:
         self.put(key, json_bytes(obj))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,24 @@ def is_core(dtype: np.dtype) -> bool:
 def item_nbytes(dtype: np.dtype) -> int:
     """Bytes per item in memory (an estimate for object arrays)."""
     return OBJECT_ITEM_NBYTES if dtype.kind == "O" else dtype.itemsize
+
+
+# The largest array (2**63 bytes: what 64-bit offsets address) and the largest
+# chunk (8 GiB decoded: what a reader holds at once) we read.
+MAX_ARRAY_BYTES = 2**63 - 1
+MAX_CHUNK_BYTES = 2**33
+
+
+def size_problem(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: np.dtype) -> str | None:
+    """Why an array of ``shape`` in ``chunks`` of ``dtype`` is too large to
+    read (None: it is not), before anything is allocated for it."""
+    n = item_nbytes(dtype)
+    if math.prod(shape) * n > MAX_ARRAY_BYTES:
+        return f"shape {list(shape)} is too large: more than 2**63 bytes"
+    if math.prod(chunks) * n > MAX_CHUNK_BYTES:
+        return (f"chunks {list(chunks)} are too large: {math.prod(chunks) * n} bytes decoded each, "
+                f"more than the {MAX_CHUNK_BYTES // 2**30} GiB read at once")
+    return None
 
 
 def typesize(dtype: np.dtype) -> int:

@@ -33,15 +33,17 @@ import numpy as np
 from ..errors import CorruptChunkError, InputError
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
-from .chunk_keys import v2_chunk_key
-from .codecs import BloscFrameError, DecodeError, check_blosc_frame, vlen_decode
+from .chunk_keys import stored_indices, v2_chunk_key
+from .codecs import BloscFrameError, DecodeError, check_blosc_frame, vlen_decode, vlen_nbytes_limit
 from .data_types import (
     OBJECT_CODECS,
     empty_fill,
     item_nbytes,
     parse_v2_other_fill,
+    size_problem,
     why_not_v3,
 )
+from .inflate import TooLarge, decompress, too_large
 
 ZARRAY = ".zarray"
 
@@ -240,6 +242,9 @@ class V2ArrayMeta:
         if len(chunks) != len(shape):
             raise _bad(where, f"chunks {list(chunks)} do not match the {len(shape)} dimensions of shape {list(shape)}")
         dtype = _parse_dtype(meta["dtype"], where)
+        problem = size_problem(shape, chunks, dtype)
+        if problem is not None:
+            raise _bad(where, problem)
         order = meta["order"]
         if order not in ("C", "F"):
             raise _bad(where, f'order must be "C" or "F", not {order!r}')
@@ -287,6 +292,12 @@ class V2ArrayMeta:
         return np.array(self.fill_value, dtype=self.dtype)
 
 
+def stored_chunk_indices(store: Store, path: str, meta: V2ArrayMeta, limit: int) -> list[tuple[int, ...]] | None:
+    """The grid indices of the array's stored chunks, from listings of its
+    folder (see ``chunk_keys.stored_indices``)."""
+    return stored_indices(store, path, meta.grid, meta.separator, None, limit)
+
+
 def is_v2_array(store: Store, path: str) -> bool:
     """Whether ``path`` holds a Zarr v2 array (has a ``.zarray``)."""
     return store.exists(join(path, ZARRAY))
@@ -321,6 +332,14 @@ class SourceArray:
         self._is_blosc = meta.compressor is not None and meta.compressor["id"] == "blosc"
         self._filters = tuple(_make_codec(f, where) for f in meta.filters)
         self._fill = meta.fill_scalar()
+        # The chunks known to be stored (from a listing: stored_chunk_indices);
+        # None: ask the store for each. Set by the planner for sparse arrays.
+        self.stored: frozenset[tuple[int, ...]] | None = None
+        # The most the compressor may inflate a chunk to: exactly one chunk,
+        # or what the filters make of one (decompression bombs stop there).
+        n = math.prod(meta.chunks)
+        self._inflate_limit = _filtered_nbytes(
+            meta.filters, vlen_nbytes_limit(n) if meta.object_codec else meta.chunk_nbytes)
 
     def __repr__(self) -> str:
         return f"SourceArray({self.store!r}, {self.path!r})"
@@ -330,6 +349,8 @@ class SourceArray:
 
     def read_chunk_bytes(self, index: tuple[int, ...]) -> bytes | None:
         """The chunk's stored bytes; None when it was never written."""
+        if self.stored is not None and tuple(index) not in self.stored:
+            return None
         return self.store.get(join(self.path, self.meta.chunk_key(index)))
 
     def read_chunk(self, index: tuple[int, ...]) -> np.ndarray | None:
@@ -388,6 +409,9 @@ class SourceArray:
             flat = self._decode_objects(raw) if meta.object_codec else self._decode_bytes(raw)
         except MemoryError:
             raise
+        except TooLarge as e:
+            msg = f"{self.describe()}: chunk {meta.chunk_key(index)} {e}"
+            raise CorruptChunkError(msg) from None
         except (_ChunkProblem, DecodeError) as e:
             reason = str(e)
         except Exception as e:  # whatever a decoder throws at bad input
@@ -407,14 +431,12 @@ class SourceArray:
         if self._compressor is not None:
             if self._is_blosc:
                 self._check_blosc_frame(raw, expected)
-                if not self._filters:
-                    # Decode straight into the final buffer: no intermediate bytes.
-                    data = np.empty(expected, dtype=np.uint8)
-                    self._compressor.decode(raw, out=data)
-                else:
-                    data = self._compressor.decode(raw)
+            if self._is_blosc and not self._filters:
+                # Decode straight into the final buffer: no intermediate bytes.
+                data = np.empty(expected, dtype=np.uint8)
+                self._compressor.decode(raw, out=data)
             else:
-                data = self._compressor.decode(raw)
+                data = self._inflate(raw)
         for codec in reversed(self._filters):
             data = codec.decode(data)
         flat = _as_flat_bytes(data)
@@ -429,17 +451,17 @@ class SourceArray:
         as a flat object array (DecodeError unless exactly one chunk's)."""
         data: Any = raw
         if self._compressor is not None:
-            if self._is_blosc:
-                try:
-                    check_blosc_frame(raw)
-                except BloscFrameError as e:
-                    raise _ChunkProblem(str(e)) from None
-            data = self._compressor.decode(raw)
+            data = self._inflate(raw)
         for codec in reversed(self._filters):
             data = codec.decode(data)
         if isinstance(data, np.ndarray):
             data = np.ascontiguousarray(data)
         return vlen_decode(data, math.prod(self.meta.chunks), self.meta.object_codec)
+
+    def _inflate(self, raw: bytes):
+        """The compressor undone, never past ``_inflate_limit`` bytes."""
+        config = self.meta.compressor
+        return decompress(config["id"], self._compressor, config, raw, self._inflate_limit)
 
     def _check_blosc_frame(self, raw: bytes, expected: int) -> None:
         try:
@@ -448,9 +470,37 @@ class SourceArray:
             raise _ChunkProblem(str(e)) from None
         # With filters the compressor's output size is the filters' business;
         # the final length check covers it.
+        if not self._filters and nbytes > expected:
+            raise too_large(expected, nbytes)
         if not self._filters and nbytes != expected:
             msg = f"Blosc header says {nbytes} decoded bytes, expected {expected}"
             raise _ChunkProblem(msg)
+
+
+# Filters whose encoded items are of their 'astype' (or 'encode_dtype'), one per item.
+_RETYPING_FILTERS = {"delta": "astype", "fixedscaleoffset": "astype", "quantize": "astype",
+                     "categorize": "astype", "astype": "encode_dtype"}
+
+
+def _filtered_nbytes(filters: tuple[dict, ...], nbytes: int) -> int:
+    """The most bytes ``filters`` (in encoding order) can make of ``nbytes``:
+    a filter that retypes its items scales them (never below what it was
+    given: generous, not exact); one not known here may take 16 bytes an
+    input byte's worth of items."""
+    for config in filters:
+        fid = config["id"]
+        if fid in _RETYPING_FILTERS:
+            try:
+                inner = np.dtype(config.get("dtype") or config.get("decode_dtype") or "u1").itemsize
+                outer = np.dtype(config.get(_RETYPING_FILTERS[fid]) or config.get("dtype") or "u1").itemsize
+            except (TypeError, ValueError):
+                inner, outer = 1, 16
+            nbytes = max(nbytes, -(-nbytes // inner) * outer)
+        elif fid in ("shuffle", "bitround", "packbits", "bitshuffle"):
+            nbytes += 1  # packbits: a header byte, and fewer bytes
+        else:
+            nbytes = 16 * nbytes + 1024
+    return nbytes
 
 
 def _as_flat_bytes(data: Any) -> np.ndarray:

@@ -32,8 +32,8 @@ import numpy as np
 
 from ..json_values import FLOAT_WORDS, is_int
 from ..stores.base import Store, join
-from .chunk_keys import chunk_key
-from .codecs import V3_BYTES_CODECS, DecodeError, transposed, vlen_decode
+from .chunk_keys import chunk_key, grid_indices, stored_indices
+from .codecs import V3_BYTES_CODECS, DecodeError, transposed, vlen_decode, vlen_nbytes_limit
 from .data_types import (
     CORE_DTYPES,
     OBJECT_CODECS,
@@ -43,6 +43,7 @@ from .data_types import (
     item_nbytes,
     parse_data_type,
     parse_other_fill,
+    size_problem,
 )
 from .sharding import EMPTY, parse_shard_index, shard_index_size
 
@@ -113,9 +114,18 @@ class V3Array:
     def key(self, index: tuple[int, ...]) -> str:
         return chunk_key(index, "v2" if self.v2_keys else "default", self.separator)
 
+    @property
+    def grid_counts(self) -> tuple[int, ...]:
+        """How many stored objects (shards, or chunks) along each dimension."""
+        return tuple(math.ceil(s / g) for s, g in zip(self.shape, self.grid))
+
     def grid_indices(self) -> Iterator[tuple[int, ...]]:
-        counts = [math.ceil(s / g) for s, g in zip(self.shape, self.grid)]
-        return itertools.product(*(range(n) for n in counts))
+        return grid_indices(self.grid_counts)
+
+    def stored_indices(self, store: Store, path: str, limit: int) -> list[tuple[int, ...]] | None:
+        """The grid indices of the stored objects, from listings (see
+        ``chunk_keys.stored_indices``); None when they cannot be listed."""
+        return stored_indices(store, path, self.grid_counts, self.separator, None if self.v2_keys else "c", limit)
 
     @property
     def object_nbytes(self) -> int:
@@ -148,6 +158,15 @@ class V3Array:
             return
         yield from self._shard_blocks(raw, origin, key)
 
+    def _shard_nbytes_limit(self, per_shard: tuple[int, ...]) -> int:
+        """The most a shard's bytes can hold once the codecs after
+        sharding_indexed are undone: its index, and each inner chunk encoded
+        (twice its decoded size, for codecs that grow incompressible data)."""
+        spec = self.chain.shard
+        n = math.prod(spec.chunk_shape)
+        inner = vlen_nbytes_limit(n) if self.vlen else n * self.dtype.itemsize
+        return math.prod(per_shard) * (2 * inner + 1024) + shard_index_size(per_shard, 8)
+
     def _region(self, origin: tuple[int, ...], size: tuple[int, ...]) -> tuple[slice, ...]:
         return tuple(slice(o, min(o + n, s)) for o, n, s in zip(origin, size, self.shape))
 
@@ -162,7 +181,7 @@ class V3Array:
         back = tuple(int(a) for a in np.argsort(perm)) if chain.transposes else None
         per_shard = tuple(g // c for g, c in zip(transposed(self.grid, chain.transposes), inner))
         if raw is not None and chain.compressors:
-            raw = decode_bytes(raw, chain.compressors, key)
+            raw = decode_bytes(raw, chain.compressors, key, self._shard_nbytes_limit(per_shard))
         table = None if raw is None else read_shard_index(raw, spec, per_shard, key)
         for local in itertools.product(*(range(n) for n in per_shard)):
             start, size = list(origin), list(self.grid)
@@ -200,15 +219,17 @@ def read_shard_index(raw: bytes, spec: ShardSpec, per_shard: tuple[int, ...], ke
                              transposes=spec.index.transposes)
 
 
-def decode_bytes(raw: bytes, compressors: list[dict], where: str) -> bytes:
-    """Undo bytes-to-bytes codecs (given in encoding order); DecodeError naming
-    ``where`` when the data does not decode."""
+def decode_bytes(raw: bytes, compressors: list[dict], where: str, limit: int) -> bytes:
+    """Undo bytes-to-bytes codecs (given in encoding order), never holding
+    more than ``limit`` bytes (and 4 per checksum codec); DecodeError naming
+    ``where`` when the data does not decode or would grow past that."""
     data: Any = raw
+    slack = 4 * len(compressors)  # crc32c adds its checksum
     try:
         for codec in reversed(compressors):
-            data = V3_BYTES_CODECS[codec["name"]].decode(bytes(data), codec.get("configuration") or {})
+            data = V3_BYTES_CODECS[codec["name"]].decode(bytes(data), codec.get("configuration") or {}, limit + slack)
     except DecodeError as e:
-        raise DecodeError(f"{where}: {e}") from None
+        raise type(e)(f"{where}: {e}") from None  # a TooLarge stays one
     except Exception as e:  # whatever a decompressor throws at bad input
         msg = f"{where}: cannot be decoded ({type(e).__name__}: {e})"
         raise DecodeError(msg) from None
@@ -219,7 +240,8 @@ def decode_chunk(raw: bytes, chain: CodecChain, shape: tuple[int, ...], dtype: n
                  vlen: str | None = None) -> np.ndarray:
     """One stored chunk (of a chain with the bytes codec, or with ``vlen``),
     decoded to an array of ``shape`` (C order)."""
-    data = decode_bytes(raw, chain.compressors, where)
+    n = math.prod(shape)
+    data = decode_bytes(raw, chain.compressors, where, vlen_nbytes_limit(n) if vlen else n * dtype.itemsize)
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
     if vlen is not None:
         try:
@@ -456,6 +478,11 @@ def parse_array_meta(meta: dict, errors: list[str]) -> V3Array | None:
     for key in ("storage_transformers",):
         if meta.get(key):
             errors.append(f"'{key}' is not supported by OME-Zarr readers")
+    if grid is not None and dtype is not None:
+        inner = chain.shard.chunk_shape if chain is not None and chain.shard else grid
+        problem = size_problem(tuple(shape), inner, dtype)
+        if problem is not None:
+            errors.append(f"{problem} (not read)")
     if len(errors) > n_errors or chain is None or dtype is None or grid is None or fill is None:
         return None
     endian = chain.shard.inner.endian if chain.shard else chain.endian
