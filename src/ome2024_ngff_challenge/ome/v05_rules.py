@@ -3,14 +3,15 @@ of one group's ``zarr.json``.
 
 Two sources of rules:
 
-* the official OME-NGFF 0.5 JSON schemas shipped in ``schemas/ngff_0.5``
-  (plate, label, ome (bioformats2raw series), bf2raw), applied with the
+* every official OME-NGFF 0.5 JSON schema, shipped in ``schemas/ngff_0.5``
+  (image, label, plate, well, ome (bioformats2raw series), bf2raw), applied with the
   ``jsonschema`` package when it is installed (:func:`schema_problems`);
-* code for everything else: the image (multiscales, axes, transformations,
-  omero) and well rules, whose official schema files are not shipped here, and
-  the rules no schema can express (the order of axes by type, cross references
-  between plate, rows, wells and fields, which the walk in ``validation/walk.py``
-  then checks against the stored arrays and groups).
+* code for the rules the schemas leave out: the MUSTs of the specification's
+  text that no schema encodes (the order of axes by type, omero channels with
+  a window and a colour), and cross references between plate, rows, wells
+  and fields, which the walk in ``validation/walk.py`` then checks against the
+  stored arrays and groups. (The code repeats some schema rules too, so that
+  they hold where ``jsonschema`` is not installed.)
 
 Every function returns a list of problems ``(level, message)`` with level
 "error" (breaks a MUST of the specification) or "warning" (a SHOULD, or
@@ -43,7 +44,9 @@ picosecond second terasecond yoctosecond yottasecond zeptosecond zettasecond""".
 ALNUM = re.compile(r"^[A-Za-z0-9]+$")
 
 SCHEMA_BASE = "https://ngff.openmicroscopy.org/{}/schemas/{}"
-SCHEMA_FILES = ("_version.schema", "bf2raw.schema", "label.schema", "ome.schema", "plate.schema")
+SCHEMA_FILES = ("_version.schema", "bf2raw.schema", "image.schema", "label.schema", "ome.schema", "ome_zarr.schema",
+                "plate.schema", "well.schema", "strict_image.schema", "strict_label.schema", "strict_plate.schema",
+                "strict_well.schema")
 
 
 # ---------------------------------------------------------------------------
@@ -57,6 +60,7 @@ def _load_schemas() -> tuple[dict | None, str | None]:
     try:
         from jsonschema import Draft202012Validator
         from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
     except ImportError:
         return None, "the jsonschema package is not installed"
     folder = resources.files(__package__).joinpath("schemas", "ngff_0.5")
@@ -66,7 +70,8 @@ def _load_schemas() -> tuple[dict | None, str | None]:
         return None, f"the schema files shipped with the package cannot be read ({e})"
     registry = Registry()
     for name, schema in schemas.items():
-        resource = Resource.from_contents(schema)
+        # the strict files name no "$schema": they are 2020-12 like the others
+        resource = Resource.from_contents(schema, default_specification=DRAFT202012)
         # Some files still carry "latest" ids and refer to each other by them;
         # register every file under both its 0.5 and its "latest" address.
         for version in (VERSION, "latest"):
@@ -84,14 +89,26 @@ def schemas_unavailable() -> str | None:
 
 
 def schema_problems(schema_name: str, attributes: dict) -> list[tuple[str, str]]:
-    """Validate a group's ``attributes`` against one of the official 0.5 schemas."""
+    """Validate a group's ``attributes`` against one of the official 0.5
+    schemas. (Not its "strict" variant: what that adds are the specification's
+    SHOULDs, e.g. a multiscale's name and type, which valid data may leave out.)
+    ``ome.version`` is left to :func:`check_ome_version`, which checks it in
+    every group, so that a wrong version is said once."""
     validators = _schema_validators()
     if validators is None:
         return []
     problems = []
     for err in sorted(validators[schema_name].iter_errors(attributes), key=lambda e: list(e.absolute_path)):
+        if list(err.absolute_path) == ["ome", "version"]:
+            continue
         where = "/".join(str(p) for p in err.absolute_path) or "attributes"
         message = err.message if len(err.message) < 200 else err.message[:197] + "..."
+        if err.validator in ("oneOf", "anyOf") and err.context:
+            # "... is not valid under any of the given schemas" alone does not say why: the closest miss
+            from jsonschema.exceptions import best_match
+
+            best = best_match(err.context)
+            message = f"{message[:120]} ({best.message[:120]})"
         problems.append((ERROR, f"{schema_name}: {where}: {message}"))
     return problems
 
@@ -294,11 +311,13 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
 
 
 def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
-    omero = ome.get("omero")
-    if omero is None:
+    """The omero rules of the specification's text: every channel MUST have a
+    colour (RRGGBB) and a window (start, end, min, max)."""
+    if "omero" not in ome:
         return []
+    omero = ome["omero"]
     if not isinstance(omero, dict):
-        return [(ERROR, "omero must be an object")]
+        return [(ERROR, f"omero must be an object, not {json.dumps(omero)}")]
     problems = []
     channels = omero.get("channels")
     if not isinstance(channels, list):
@@ -309,11 +328,14 @@ def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
             problems.append((ERROR, f"{label} must be an object"))
             continue
         window = ch.get("window")
-        if window is not None:
-            if not isinstance(window, dict) or not all(is_number(window.get(k)) for k in ("start", "end", "min", "max")):
-                problems.append((ERROR, f"{label}.window must have numbers start, end, min and max"))
-        if "color" in ch and not (isinstance(ch["color"], str) and re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"])):
-            problems.append((WARNING, f"{label}.color {ch['color']!r} is not an RRGGBB hex string"))
+        if window is None:
+            problems.append((ERROR, f"{label} has no window (start, end, min and max)"))
+        elif not isinstance(window, dict) or not all(is_number(window.get(k)) for k in ("start", "end", "min", "max")):
+            problems.append((ERROR, f"{label}.window must have numbers start, end, min and max"))
+        if "color" not in ch:
+            problems.append((ERROR, f"{label} has no color (RRGGBB)"))
+        elif not (isinstance(ch["color"], str) and re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"])):
+            problems.append((ERROR, f"{label}.color {ch['color']!r} is not an RRGGBB hex string"))
     if n_channels is not None and len(channels) != n_channels:
         problems.append((WARNING, f"omero has {len(channels)} channels but the channel axis has {n_channels}"))
     return problems

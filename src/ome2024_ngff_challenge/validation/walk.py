@@ -172,6 +172,7 @@ class Validator:
     def image(self, path: str, ome: dict, attributes: dict, *, labels: bool, is_label: bool = False,
               parent: ImageInfo | None = None) -> ImageInfo | None:
         """An image group (``is_label``: a label image of ``parent``)."""
+        self.report.extend(path, rules.schema_problems("image.schema", attributes))
         problems, multiscales = rules.check_multiscales(ome)
         self.report.extend(path, problems)
         first: ImageInfo | None = None
@@ -294,6 +295,7 @@ class Validator:
                 self.well(well_path, well_ome, acquisitions)
 
     def well(self, path: str, ome: dict, acquisitions: list | None) -> None:
+        self.report.extend(path, rules.schema_problems("well.schema", self.attributes[path]))
         problems, fields = rules.check_well(ome, acquisitions)
         self.report.extend(path, problems)
         for name in fields:
