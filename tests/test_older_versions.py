@@ -311,9 +311,34 @@ def test_pure_functions_of_each_step():
     plate, notes = older.plate_to_v04({"plate": {"version": "0.2", "rows": [{"name": "A"}], "columns": [
         {"name": "1"}, {"name": "2"}], "wells": [{"path": "A/2"}]}}, "0.2", where)
     assert plate["plate"]["wells"] == [{"path": "A/2", "rowIndex": 0, "columnIndex": 1}] and notes
+    # a 0.4 plate that leaves the indices out gets them too; one that has them is left as it is
+    plate04 = {"plate": {"version": "0.4", "rows": [{"name": "A"}], "columns": [{"name": "1"}], "wells": [{"path": "A/1"}]}}
+    assert older.plate_to_v04(plate04, "0.4", where)[0]["plate"]["wells"][0] == {"path": "A/1", "rowIndex": 0, "columnIndex": 0}
+    indexed = older.plate_to_v04(plate04, "0.4", where)[0]
+    assert older.plate_to_v04(indexed, "0.4", where) == (indexed, [])
+    # axes as names under a 0.4 version are read as 0.3 axes
+    assert older.is_older({"multiscales": [{"version": "0.4", "axes": ["y", "x"], "datasets": []}]}, "0.4")
+    assert not older.is_older({"multiscales": [{"version": "0.4", "axes": [{"name": "y"}], "datasets": []}]}, "0.4")
     assert older.read_versions({"well": {"version": "0.4-dev-x"}})[0]["well"]["version"] == "0.4"
     assert older.base_version("0.4-dev-spatialdata") == "0.4"
     fixed, notes = repair.omero_channel_defaults({"omero": {"channels": [{"label": "a"}]}}, np.dtype("float32"))
     assert fixed["omero"]["channels"][0] == {"label": "a", "color": "FFFFFF",
                                              "window": {"min": 0.0, "max": 1.0, "start": 0.0, "end": 1.0}}
     assert repair.null_omero({"omero": None, "multiscales": []})[0] == {"multiscales": []}
+
+
+def test_stored_separator_with_and_without_listing():
+    from ome2024_ngff_challenge.stores.memory import MemoryStore
+    from ome2024_ngff_challenge.zarr.chunk_keys import stored_separator
+
+    for listing in (True, False):
+        store = MemoryStore()
+        store.supports_listing = listing  # an HTTP store cannot list: the first chunk is looked up
+        store.put("nested/.zarray", b"{}")
+        store.put("nested/0/0/0", b"x")
+        store.put("dotted/0.0.0", b"x")
+        store.put("empty/.zarray", b"{}")
+        assert stored_separator(store, "nested", 3) == "/"
+        assert stored_separator(store, "dotted", 3) == "."
+        assert stored_separator(store, "empty", 3) is None
+        assert stored_separator(store, "nested", 1) is None  # one dimension: the keys are the same

@@ -365,7 +365,7 @@ class Planner:
     def plate(self, path: str, attrs: dict) -> None:
         where = self.where(path)
         attrs, version = self.versions(path, attrs)
-        if version in older.OLDER:
+        if version in (*older.OLDER, None, "0.4"):
             attrs, notes = older.plate_to_v04(attrs, version, where)
             self.repaired(path, notes)
         v04.check_version(attrs, where)

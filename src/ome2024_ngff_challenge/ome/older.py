@@ -74,12 +74,16 @@ def _as_04(zattrs: dict) -> dict:
 
 def is_older(zattrs: dict, version: str | None) -> bool:
     """Whether an image group is to be read as 0.1-0.3: it says so, or it says
-    no version and has no axes (which only the versions before 0.3 leave out)."""
+    no version and has no axes (which only the versions before 0.3 leave out),
+    or its axes are names, as in 0.3 (whatever version it says)."""
     if version in OLDER:
         return True
     multiscales = zattrs.get("multiscales")
-    return version is None and isinstance(multiscales, list) and any(
-        isinstance(ms, dict) and "axes" not in ms for ms in multiscales)
+    entries = [ms for ms in multiscales if isinstance(ms, dict)] if isinstance(multiscales, list) else []
+    if any(isinstance(ms.get("axes"), list) and ms["axes"] and all(isinstance(a, str) for a in ms["axes"])
+           for ms in entries):
+        return True
+    return version is None and any("axes" not in ms for ms in entries)
 
 
 def _axes_from_names(names: list, where: str, label: str, source: str) -> list[dict]:
@@ -147,11 +151,12 @@ def _implied_axes(shape0: tuple[int, ...], dims0: object, where: str, label: str
     raise InputError(msg)
 
 
-def plate_to_v04(zattrs: dict, version: str, where: str) -> tuple[dict, list[str]]:
+def plate_to_v04(zattrs: dict, version: str | None, where: str) -> tuple[dict, list[str]]:
     """A plate of OME-NGFF 0.1-0.3 as 0.4: each well's rowIndex and columnIndex
-    from its path's row and column names. InputError when a path is not
-    ROW/COLUMN of names the plate lists (0.1-0.3 allowed e.g.
-    "2020-10-10/A/1"; 0.4 has no place for the extra folder)."""
+    from its path's row and column names (also where a 0.4 plate leaves them
+    out). InputError when a path lacking them is not ROW/COLUMN of names the
+    plate lists (0.1-0.3 allowed e.g. "2020-10-10/A/1"; 0.4 has no place for
+    the extra folder)."""
     result = _as_04(zattrs)
     plate = result.get("plate")
     if not isinstance(plate, dict) or not isinstance(plate.get("wells"), list):
@@ -165,7 +170,8 @@ def plate_to_v04(zattrs: dict, version: str, where: str) -> tuple[dict, list[str
         names[key] = [item.get("name") if isinstance(item, dict) else None for item in items]
     inferred = 0
     for i, well in enumerate(plate["wells"]):
-        if not isinstance(well, dict) or not isinstance(well.get("path"), str):
+        if not isinstance(well, dict) or not isinstance(well.get("path"), str) or (
+                "rowIndex" in well and "columnIndex" in well):
             continue
         parts = well["path"].split("/")
         if len(parts) != 2:
@@ -182,7 +188,8 @@ def plate_to_v04(zattrs: dict, version: str, where: str) -> tuple[dict, list[str
             inferred += 1
     notes = []
     if inferred:
-        notes.append(f"OME-NGFF {version} plate: the wells' rowIndex and columnIndex inferred from their paths "
+        said = f"OME-NGFF {version}" if version else "OME-NGFF (no version)"
+        notes.append(f"{said} plate: the wells' rowIndex and columnIndex inferred from their paths "
                      "(the positions of their row and column names in plate.rows and plate.columns)")
     return result, notes
 
