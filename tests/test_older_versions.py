@@ -119,6 +119,22 @@ def repairs(run) -> list[str]:
     return [ln for ln in run.err.splitlines() if ": repaired: " in ln]
 
 
+def validate_ngff_zarr(out: Path) -> None:
+    """ngff-zarr's validation of every image, plate and well (where ngff-zarr
+    is installed: it is not in the test extras, as it would upgrade
+    typing-extensions; run these tests in a venv with it to apply it)."""
+    try:
+        import ngff_zarr
+    except ImportError:
+        return
+    for meta_path in out.rglob("zarr.json"):
+        meta = json.loads(meta_path.read_text())
+        ome = meta.get("attributes", {}).get("ome", {}) if meta.get("node_type") == "group" else {}
+        model = next((m for k, m in (("multiscales", "image"), ("plate", "plate"), ("well", "well")) if k in ome), None)
+        if model is not None:
+            ngff_zarr.validate(meta["attributes"], version="0.5", model=model)
+
+
 def converted(convert, src: Path, out: Path, expected: dict[str, np.ndarray]) -> list[str]:
     """Convert; assert the output is valid for every validator and equal; the repair lines."""
     run = convert("resave", "--cc-by", src, out)
@@ -127,6 +143,7 @@ def converted(convert, src: Path, out: Path, expected: dict[str, np.ndarray]) ->
     report = json.loads(convert("validate", "--json", out, "--against", src).out)
     assert report["valid"] and report["errors"] == [], report["errors"]
     checks.validate_yaozarrs(out)
+    validate_ngff_zarr(out)
     recorded = set()
     for rel in expected:
         recorded.update(checks.v3_meta(out, rel)["attributes"][STATS_KEY]["repairs"])
