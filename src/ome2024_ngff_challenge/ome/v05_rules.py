@@ -95,7 +95,7 @@ def schema_problems(schema_name: str, attributes: dict) -> list[tuple[str, str]]
     ``ome.version`` is left to :func:`check_ome_version`, which checks it in
     every group, so that a wrong version is said once."""
     validators = _schema_validators()
-    if validators is None:
+    if validators is None or _is_valid(schema_name, json.dumps(_verdict_key(attributes), sort_keys=True)):
         return []
     problems = []
     for err in sorted(validators[schema_name].iter_errors(attributes), key=lambda e: list(e.absolute_path)):
@@ -111,6 +111,37 @@ def schema_problems(schema_name: str, attributes: dict) -> list[tuple[str, str]]
             message = f"{message[:120]} ({best.message[:120]})"
         problems.append((ERROR, f"{schema_name}: {where}: {message}"))
     return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_valid(schema_name: str, key: str) -> bool:
+    return _schema_validators()[schema_name].is_valid(json.loads(key))
+
+
+def _verdict_key(attributes: dict) -> object:
+    """What the schemas' verdict on ``attributes`` depends on, so that the
+    fields of a plate (thousands, alike but for their names; a schema check
+    takes milliseconds) are checked once: the "ome" object with the names of
+    multiscales and the labels of omero channels (strings of any value to the
+    schemas) renamed in order of appearance, which keeps which of them are
+    equal (multiscales must be unique). The problems of a group found invalid
+    are then read from its own attributes."""
+    ome = attributes.get("ome") if isinstance(attributes, dict) else None
+    if not isinstance(ome, dict):
+        return attributes
+    key = dict(ome)
+    key.pop("_creator", None)
+    for field, item_key, path in (("multiscales", "name", None), ("omero", "label", "channels")):
+        items = key.get(field)
+        if path is not None:
+            items = items.get(path) if isinstance(items, dict) else None
+        if not isinstance(items, list):
+            continue
+        names: dict[str, str] = {}
+        renamed = [{**item, item_key: names.setdefault(item[item_key], f"#{len(names)}")}
+                   if isinstance(item, dict) and isinstance(item.get(item_key), str) else item for item in items]
+        key[field] = renamed if path is None else {**key[field], path: renamed}
+    return {**attributes, "ome": key}
 
 
 # ---------------------------------------------------------------------------
