@@ -359,3 +359,15 @@ def test_stored_separator_with_and_without_listing():
         assert stored_separator(store, "dotted", 3) == "."
         assert stored_separator(store, "empty", 3) is None
         assert stored_separator(store, "nested", 1) is None  # one dimension: the keys are the same
+
+
+def test_label_images_in_folders_below_the_labels_group_are_refused(tmp_path, convert):
+    """0.1 allowed "original/0"; ome-zarr-models finds label images only right below the labels group."""
+    src = tmp_path / "in.zarr"
+    write_image(src, "0.1", np.zeros((1, 1, 1, 64, 48), np.uint16), None)
+    write_v2_group(src / "labels", {"labels": ["original/0"]})
+    write_v2_group(src / "labels" / "original")
+    write_image(src / "labels" / "original" / "0", "0.1", np.ones((1, 1, 1, 64, 48), np.uint8), None, label=True)
+    run = convert("resave", "--cc-by", src, tmp_path / "out.zarr")
+    checks.assert_one_line_error(run.err, f"{src}/labels", "labels[0] 'original/0'")
+    checks.assert_no_complete_output(tmp_path / "out.zarr")

@@ -399,8 +399,15 @@ def _child_paths(items: object, label: str, problems: list, *, pattern: re.Patte
 
 
 def check_labels_group(ome: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """The label images a labels group lists: its children (0.1 allowed
+    folders between, e.g. "original/0"; readers of 0.5 such as ome-zarr-models
+    look for the label images directly below the labels group)."""
     problems: list = []
     paths = _child_paths(ome.get("labels"), "labels", problems)
+    for i, path in enumerate(paths):
+        if "/" in path:
+            problems.append((ERROR, f"labels[{i}] {path!r} is not a child of the labels group (readers look for "
+                             "the label images directly below it)"))
     return problems, paths
 
 
