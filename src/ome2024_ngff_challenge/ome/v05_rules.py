@@ -341,6 +341,24 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
     return problems, result
 
 
+def readers_refuse(ome: dict) -> list[str]:
+    """What a validator in common use rejects that the specification allows:
+    ngff-zarr (0.50) reads only spatial axes named y, x or z, y, x, in that
+    order (the specification: names are free; "zyx" a SHOULD). Warnings: real
+    writers (iohub: T,C,Z,Y,X) write such names, and their data is valid."""
+    problems = []
+    multiscales = ome.get("multiscales")
+    for m, ms in enumerate(multiscales if isinstance(multiscales, list) else []):
+        axes = ms.get("axes") if isinstance(ms, dict) else None
+        if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+            continue
+        names = [a.get("name") for a in axes if a.get("type") == "space"]
+        if len(names) in (2, 3) and names != ["z", "y", "x"][-len(names):]:
+            problems.append(f"multiscales[{m}].axes: spatial axes {','.join(map(str, names))}: ngff-zarr reads only "
+                            "y,x or z,y,x (in that order)")
+    return problems
+
+
 def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
     """The omero rules of the specification's text: every channel MUST have a
     colour (RRGGBB) and a window (start, end, min, max)."""

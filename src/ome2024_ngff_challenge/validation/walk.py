@@ -173,6 +173,7 @@ class Validator:
               parent: ImageInfo | None = None) -> ImageInfo | None:
         """An image group (``is_label``: a label image of ``parent``)."""
         self.report.extend(path, rules.schema_problems("image.schema", attributes))
+        self.report.extend(path, [(rules.WARNING, p) for p in rules.readers_refuse(ome)])
         problems, multiscales = rules.check_multiscales(ome)
         self.report.extend(path, problems)
         first: ImageInfo | None = None
