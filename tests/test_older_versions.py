@@ -342,6 +342,9 @@ def test_pure_functions_of_each_step():
     assert fixed["omero"]["channels"][0] == {"label": "a", "color": "FFFFFF",
                                              "window": {"min": 0.0, "max": 1.0, "start": 0.0, "end": 1.0}}
     assert repair.null_omero({"omero": None, "multiscales": []})[0] == {"multiscales": []}
+    colours = [{"color": c, "window": {"min": 0, "max": 1, "start": 0, "end": 1}} for c in ("#ff0000", "0F0", "red", "00FF00")]
+    fixed, notes = repair.omero_channel_defaults({"omero": {"channels": colours}}, np.dtype("uint8"))
+    assert [ch["color"] for ch in fixed["omero"]["channels"]] == ["FF0000", "00FF00", "0000FF", "00FF00"] and notes
 
 
 def test_stored_separator_with_and_without_listing():

@@ -156,7 +156,7 @@ def omero_channel_defaults(zattrs: dict, dtype: np.dtype) -> tuple[dict, list[st
     if not isinstance(channels, list):
         return zattrs, []
     lacking = [i for i, ch in enumerate(channels) if isinstance(ch, dict) and (
-        "color" not in ch or not isinstance(ch.get("window", {}), dict)
+        not _is_rrggbb(ch.get("color")) or not isinstance(ch.get("window", {}), dict)
         or any(k not in ch.get("window", {}) for k in WINDOW_KEYS))]
     if not lacking:
         return zattrs, []
@@ -165,8 +165,8 @@ def omero_channel_defaults(zattrs: dict, dtype: np.dtype) -> tuple[dict, list[st
     filled = set()
     for i in lacking:
         ch = repaired["omero"]["channels"][i]
-        if "color" not in ch:
-            ch["color"] = SINGLE_COLOR if len(channels) == 1 else COLORS[i % len(COLORS)]
+        if not _is_rrggbb(ch.get("color")):
+            ch["color"] = _as_rrggbb(ch.get("color")) or (SINGLE_COLOR if len(channels) == 1 else COLORS[i % len(COLORS)])
             filled.add("color")
         window = ch.get("window")
         if not isinstance(window, dict):
@@ -177,5 +177,20 @@ def omero_channel_defaults(zattrs: dict, dtype: np.dtype) -> tuple[dict, list[st
                 window[key] = defaults[key]
                 filled.add("window")
     what = " and ".join(sorted(filled, reverse=True))
-    return repaired, [f"omero channels {lacking} had no {what}: given the {dtype} range {low} to {high} as window and "
-                      f"default colours where missing (every channel must have a window and a color)"]
+    return repaired, [f"omero channels {lacking} had no {what} (or not as RRGGBB): given the {dtype} range {low} to "
+                      f"{high} as window where missing, colours as RRGGBB or default ones (every channel must have a "
+                      "window and a color of 6 hex digits)"]
+
+
+def _is_rrggbb(color) -> bool:
+    return isinstance(color, str) and len(color) == 6 and all(c in "0123456789abcdefABCDEF" for c in color)
+
+
+def _as_rrggbb(color) -> str | None:
+    """'#FF0000', 'F00', '#f00' as RRGGBB; None for anything else."""
+    if not isinstance(color, str):
+        return None
+    digits = color.removeprefix("#")
+    if len(digits) == 3:
+        digits = "".join(2 * c for c in digits)
+    return digits.upper() if _is_rrggbb(digits) else None
