@@ -374,3 +374,19 @@ def test_label_images_in_folders_below_the_labels_group_are_refused(tmp_path, co
     run = convert("resave", "--cc-by", src, tmp_path / "out.zarr")
     checks.assert_one_line_error(run.err, f"{src}/labels", "labels[0] 'original/0'")
     checks.assert_no_complete_output(tmp_path / "out.zarr")
+
+
+@pytest.mark.parametrize("multiscales", [5, None, "x", [1], [{"version": 3}], [{"axes": 5, "datasets": 3}],
+                                         [{"axes": [1, "y"], "datasets": [{"path": 0}]}]])
+@pytest.mark.parametrize("extra", [{}, {"omero": {"channels": [5, {"window": 3}]}}, {"plate": {"wells": [
+    5, {"path": 3}, {"path": "A/1"}], "rows": 5, "columns": [5]}}, {"well": [1]}])
+def test_malformed_metadata_is_an_input_error_or_left_to_the_04_checks(multiscales, extra):
+    zattrs = {"multiscales": multiscales, **extra}
+    calls = (lambda: older.read_versions(zattrs), lambda: older.image_to_v04(zattrs, "0.2", {"0": ((4, 4), None)}, "w"),
+             lambda: older.image_to_v04(zattrs, "0.3", {"0": ((4, 4), ["Y", 3])}, "w"),
+             lambda: older.plate_to_v04(zattrs, "0.1", "w"), lambda: repair.omero_channel_defaults(zattrs, np.dtype("u2")))
+    for call in calls:
+        try:
+            call()
+        except InputError:
+            pass

@@ -48,7 +48,8 @@ def read_versions(zattrs: dict) -> tuple[dict, str | None, list[str]]:
     """The group with every spec version read as its base version; the group's
     version (the first declared of its multiscales, plate, well, image-label
     and omero); and a warning when a suffix was dropped."""
-    objects = [ms for ms in zattrs.get("multiscales") or [] if isinstance(ms, dict)]
+    multiscales = zattrs.get("multiscales")
+    objects = [ms for ms in multiscales if isinstance(ms, dict)] if isinstance(multiscales, list) else []
     objects += [zattrs[k] for k in ("plate", "well", "image-label", "omero") if isinstance(zattrs.get(k), dict)]
     declared = [o["version"] for o in objects if isinstance(o.get("version"), str)]
     version = base_version(declared[0]) if declared else None
@@ -106,7 +107,8 @@ def image_to_v04(zattrs: dict, version: str | None, levels: dict[str, tuple[tupl
     said = f"OME-NGFF {version}" if version else "OME-NGFF without a version or axes (0.1/0.2)"
     result = _as_04(zattrs)
     notes: list[str] = []
-    for n, ms in enumerate(result.get("multiscales") or []):
+    multiscales = result.get("multiscales")
+    for n, ms in enumerate(multiscales if isinstance(multiscales, list) else []):
         label = f"multiscales[{n}]"
         if not isinstance(ms, dict) or not isinstance(ms.get("datasets"), list) or not ms["datasets"]:
             continue  # the 0.4 check says what is wrong
