@@ -20,7 +20,7 @@ import math
 
 from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD
 from ..errors import InputError, UserError, option
-from ..ome import containers, repair, v04
+from ..ome import containers, older, repair, v04
 from ..ome.migrate import migrate_attributes
 from ..ome.spec import OME_KEYS, OME_XML
 from ..stores.base import PARTIAL_MARK, Store, join
@@ -33,6 +33,7 @@ from .layout import MAX_AUTO_CHUNK_BYTES, Layout, auto_layout, check_multiple, f
 from .container import plan_container
 from .levels import AddedLevel, add_levels, writable
 from .plan import ArrayJob, GroupJob, LayoutRequest, Plan, array_job, check_finite
+from .source_slips import image_levels, zarray_slips
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 QUIET = logging.getLogger("ome2024_ngff_challenge.quiet")  # a source read again (validate --against)
@@ -98,7 +99,8 @@ class Planner:
         """Record the repairs made to the group at ``path`` (or refuse them)."""
         for note in notes:
             if not self.repair:
-                msg = (f"{self.where(path)}: invalid OME-Zarr 0.4 that would be repaired ({note}); "
+                what = "metadata" if note.startswith("OME-NGFF") else "invalid OME-Zarr 0.4"
+                msg = (f"{self.where(path)}: {what} that would be repaired ({note}); "
                        f"not converted because of {option('no_repair')}")
                 raise InputError(msg)
             self.log.warning("%s: repaired: %s", self.where(path), note)
@@ -181,6 +183,11 @@ class Planner:
         levels to add below its smallest (a label image's: its image's), or
         None for as many as ``add_levels`` needs."""
         where = self.where(path)
+        attrs, version = self.versions(path, attrs)
+        was_older = older.is_older(attrs, version)
+        if was_older:
+            attrs, notes = older.image_to_v04(attrs, version, image_levels(self.src, path, attrs, self.attrs), where)
+            self.repaired(path, notes)
         if is_label:
             attrs, notes = repair.empty_image_label_lists(attrs)
             self.repaired(path, notes)
@@ -189,20 +196,28 @@ class Planner:
         if self.container_kind != containers.SPATIALDATA:  # its library reads them: kept there
             attrs, notes = containers.without_coordinate_systems(attrs)
             self.repaired(path, notes)
+        attrs, notes = repair.null_omero(attrs)
+        self.repaired(path, notes)
         v04.check_version(attrs, where)
         multiscales = v04.check_multiscales(attrs, where)
-        shapes = {}
+        shapes, dtype, slips = {}, None, {}
         for ms in multiscales:
             names = v04.dimension_names(ms)
             for dataset in ms["datasets"]:
                 ds = dataset["path"]
                 if ds not in shapes:
-                    shapes[ds] = self.add_array(join(path, ds), ds, names, ms, where).shape
+                    job = self.add_array(join(path, ds), ds, names, ms, where)
+                    shapes[ds], dtype = job.shape, dtype or job.source.meta.dtype
+                    for note in zarray_slips(self.src, job.path, job.source, probe=was_older):
+                        slips.setdefault(note, []).append(ds)
+        self.repaired(path, [f"{note} (datasets {', '.join(names)})" for note, names in slips.items()])
         attrs, notes = repair.identity_transforms(attrs, shapes, where)
         self.repaired(path, notes)
         attrs, notes = repair.unordered_level_scales(attrs, shapes, where)
         self.repaired(path, notes)
         attrs, notes = repair.untyped_axes(attrs)
+        self.repaired(path, notes)
+        attrs, notes = repair.omero_channel_defaults(attrs, dtype)
         self.repaired(path, notes)
         added = 0
         if self.add_levels is not None:
@@ -210,6 +225,14 @@ class Planner:
         self.add_group(path, attrs)
         if labels and self.is_group(join(path, "labels")):
             self.labels(join(path, "labels"), listed, added if self.add_levels is not None else None)
+
+    def versions(self, path: str, attrs: dict) -> tuple[dict, str | None]:
+        """The group with its versions read as the specification's (a tool's
+        suffix dropped, with a warning), and the group's version."""
+        attrs, version, notes = older.read_versions(attrs)
+        for note in notes:
+            self.log.warning("%s: %s", self.where(path), note)
+        return attrs, version
 
     def added_levels(self, path: str, attrs: dict, count: int | None, *, is_label: bool) -> tuple[dict, int]:
         """The levels added below the image's smallest (``levels``): planned
@@ -359,6 +382,10 @@ class Planner:
 
     def plate(self, path: str, attrs: dict) -> None:
         where = self.where(path)
+        attrs, version = self.versions(path, attrs)
+        if version in (*older.OLDER, None, "0.4"):
+            attrs, notes = older.plate_to_v04(attrs, version, where)
+            self.repaired(path, notes)
         v04.check_version(attrs, where)
         wells = v04.plate_wells(attrs, where)
         self.add_group(path, attrs)
@@ -379,6 +406,9 @@ class Planner:
 
     def well(self, path: str, attrs: dict) -> None:
         where = self.where(path)
+        attrs, version = self.versions(path, attrs)
+        if version in older.OLDER:
+            attrs = older.well_to_v04(attrs)
         v04.check_version(attrs, where)
         fields = v04.well_images(attrs, where)
         self.add_group(path, attrs)
@@ -491,6 +521,7 @@ class Planner:
         ``_ARRAY_DIMENSIONS`` when it has them, else not at all."""
         attrs = self.attrs(path)
         job = array_job(self.store, path, self.compression, attributes=attrs, meta_store=self.src)
+        self.repaired(path, zarray_slips(self.src, path, job.source))
         names = attrs.get("_ARRAY_DIMENSIONS")
         if isinstance(names, list) and len(names) == len(job.shape) and all(isinstance(n, str) for n in names):
             job.dimension_names = names

@@ -25,12 +25,19 @@ Each was seen in the output of a widely used writer (see the tests'
   attributes). Untyped axes count as spatial for the 0.5 schema, which allows
   at most 3: where more than 3 axes are untyped or spatial, an untyped axis
   named ``c``/``channel`` or ``t``/``time`` gets that type.
+* pydantic-based writers: ``"omero": null`` (an unset field serialised), which
+  the 0.5 image schema rejects (omero is an object when present): dropped;
+* SpatialData: omero channels with only a ``label`` (0.4 and 0.5 say every
+  channel MUST have a ``window`` and a ``color``; yaozarrs refuses them): the
+  window is the data type's range (0 to 1 for floats), the colour a default.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+
+import numpy as np
 
 from ..errors import InputError
 
@@ -221,3 +228,76 @@ def empty_image_label_lists(zattrs: dict) -> tuple[dict, list[str]]:
     for key in empty:
         del repaired["image-label"][key]
     return repaired, [f"empty image-label {' and '.join(empty)} removed (when present they list at least one entry)"]
+
+
+def null_omero(zattrs: dict) -> tuple[dict, list[str]]:
+    """``"omero": null``: dropped (an unset field, not an omero object)."""
+    if "omero" not in zattrs or zattrs["omero"] is not None:
+        return zattrs, []
+    return {k: v for k, v in zattrs.items() if k != "omero"}, ['"omero": null removed (an unset field)']
+
+
+# the colours given to channels that have none: one channel white, several in turn
+SINGLE_COLOR = "FFFFFF"
+COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "00FFFF", "FFFF00")
+WINDOW_KEYS = ("start", "end", "min", "max")
+
+
+def data_range(dtype: np.dtype) -> tuple[float, float]:
+    """The window a channel of this data type gets: the type's range for
+    integers and bool, 0 to 1 for floats (whose range says nothing)."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return int(info.min), int(info.max)
+    if dtype.kind == "b":
+        return 0, 1
+    return 0.0, 1.0
+
+
+def omero_channel_defaults(zattrs: dict, dtype: np.dtype) -> tuple[dict, list[str]]:
+    """omero channels without a window (or with some of start, end, min, max
+    missing) or without a colour: filled from the image's data type and the
+    default colours. Nothing when omero is not an object with a channel list."""
+    omero = zattrs.get("omero")
+    channels = omero.get("channels") if isinstance(omero, dict) else None
+    if not isinstance(channels, list):
+        return zattrs, []
+    lacking = [i for i, ch in enumerate(channels) if isinstance(ch, dict) and (
+        not _is_rrggbb(ch.get("color")) or not isinstance(ch.get("window", {}), dict)
+        or any(k not in ch.get("window", {}) for k in WINDOW_KEYS))]
+    if not lacking:
+        return zattrs, []
+    low, high = data_range(dtype)
+    repaired = copy.deepcopy(zattrs)
+    filled = set()
+    for i in lacking:
+        ch = repaired["omero"]["channels"][i]
+        if not _is_rrggbb(ch.get("color")):
+            ch["color"] = _as_rrggbb(ch.get("color")) or (SINGLE_COLOR if len(channels) == 1 else COLORS[i % len(COLORS)])
+            filled.add("color")
+        window = ch.get("window")
+        if not isinstance(window, dict):
+            window = ch["window"] = {}
+        defaults = {"min": low, "max": high, "start": window.get("min", low), "end": window.get("max", high)}
+        for key in WINDOW_KEYS:
+            if key not in window:
+                window[key] = defaults[key]
+                filled.add("window")
+    what = " and ".join(sorted(filled, reverse=True))
+    return repaired, [f"omero channels {lacking} had no {what} (or not as RRGGBB): given the {dtype} range {low} to "
+                      f"{high} as window where missing, colours as RRGGBB or default ones (every channel must have a "
+                      "window and a color of 6 hex digits)"]
+
+
+def _is_rrggbb(color) -> bool:
+    return isinstance(color, str) and len(color) == 6 and all(c in "0123456789abcdefABCDEF" for c in color)
+
+
+def _as_rrggbb(color) -> str | None:
+    """'#FF0000', 'F00', '#f00' as RRGGBB; None for anything else."""
+    if not isinstance(color, str):
+        return None
+    digits = color.removeprefix("#")
+    if len(digits) == 3:
+        digits = "".join(2 * c for c in digits)
+    return digits.upper() if _is_rrggbb(digits) else None

@@ -3,14 +3,15 @@ of one group's ``zarr.json``.
 
 Two sources of rules:
 
-* the official OME-NGFF 0.5 JSON schemas shipped in ``schemas/ngff_0.5``
-  (plate, label, ome (bioformats2raw series), bf2raw), applied with the
+* every official OME-NGFF 0.5 JSON schema, shipped in ``schemas/ngff_0.5``
+  (image, label, plate, well, ome (bioformats2raw series), bf2raw), applied with the
   ``jsonschema`` package when it is installed (:func:`schema_problems`);
-* code for everything else: the image (multiscales, axes, transformations,
-  omero) and well rules, whose official schema files are not shipped here, and
-  the rules no schema can express (the order of axes by type, cross references
-  between plate, rows, wells and fields, which the walk in ``validation/walk.py``
-  then checks against the stored arrays and groups).
+* code for the rules the schemas leave out: the MUSTs of the specification's
+  text that no schema encodes (the order of axes by type, omero channels with
+  a window and a colour), and cross references between plate, rows, wells
+  and fields, which the walk in ``validation/walk.py`` then checks against the
+  stored arrays and groups. (The code repeats some schema rules too, so that
+  they hold where ``jsonschema`` is not installed.)
 
 Every function returns a list of problems ``(level, message)`` with level
 "error" (breaks a MUST of the specification) or "warning" (a SHOULD, or
@@ -43,7 +44,9 @@ picosecond second terasecond yoctosecond yottasecond zeptosecond zettasecond""".
 ALNUM = re.compile(r"^[A-Za-z0-9]+$")
 
 SCHEMA_BASE = "https://ngff.openmicroscopy.org/{}/schemas/{}"
-SCHEMA_FILES = ("_version.schema", "bf2raw.schema", "label.schema", "ome.schema", "plate.schema")
+SCHEMA_FILES = ("_version.schema", "bf2raw.schema", "image.schema", "label.schema", "ome.schema", "ome_zarr.schema",
+                "plate.schema", "well.schema", "strict_image.schema", "strict_label.schema", "strict_plate.schema",
+                "strict_well.schema")
 
 
 # ---------------------------------------------------------------------------
@@ -57,6 +60,7 @@ def _load_schemas() -> tuple[dict | None, str | None]:
     try:
         from jsonschema import Draft202012Validator
         from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
     except ImportError:
         return None, "the jsonschema package is not installed"
     folder = resources.files(__package__).joinpath("schemas", "ngff_0.5")
@@ -66,7 +70,8 @@ def _load_schemas() -> tuple[dict | None, str | None]:
         return None, f"the schema files shipped with the package cannot be read ({e})"
     registry = Registry()
     for name, schema in schemas.items():
-        resource = Resource.from_contents(schema)
+        # the strict files name no "$schema": they are 2020-12 like the others
+        resource = Resource.from_contents(schema, default_specification=DRAFT202012)
         # Some files still carry "latest" ids and refer to each other by them;
         # register every file under both its 0.5 and its "latest" address.
         for version in (VERSION, "latest"):
@@ -84,16 +89,59 @@ def schemas_unavailable() -> str | None:
 
 
 def schema_problems(schema_name: str, attributes: dict) -> list[tuple[str, str]]:
-    """Validate a group's ``attributes`` against one of the official 0.5 schemas."""
+    """Validate a group's ``attributes`` against one of the official 0.5
+    schemas. (Not its "strict" variant: what that adds are the specification's
+    SHOULDs, e.g. a multiscale's name and type, which valid data may leave out.)
+    ``ome.version`` is left to :func:`check_ome_version`, which checks it in
+    every group, so that a wrong version is said once."""
     validators = _schema_validators()
-    if validators is None:
+    if validators is None or _is_valid(schema_name, json.dumps(_verdict_key(attributes), sort_keys=True)):
         return []
     problems = []
     for err in sorted(validators[schema_name].iter_errors(attributes), key=lambda e: list(e.absolute_path)):
+        if list(err.absolute_path) == ["ome", "version"]:
+            continue
         where = "/".join(str(p) for p in err.absolute_path) or "attributes"
         message = err.message if len(err.message) < 200 else err.message[:197] + "..."
+        if err.validator in ("oneOf", "anyOf") and err.context:
+            # "... is not valid under any of the given schemas" alone does not say why: the closest miss
+            from jsonschema.exceptions import best_match
+
+            best = best_match(err.context)
+            message = f"{message[:120]} ({best.message[:120]})"
         problems.append((ERROR, f"{schema_name}: {where}: {message}"))
     return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_valid(schema_name: str, key: str) -> bool:
+    return _schema_validators()[schema_name].is_valid(json.loads(key))
+
+
+def _verdict_key(attributes: dict) -> object:
+    """What the schemas' verdict on ``attributes`` depends on, so that the
+    fields of a plate (thousands, alike but for their names; a schema check
+    takes milliseconds) are checked once: the "ome" object with the names of
+    multiscales and the labels of omero channels (strings of any value to the
+    schemas) renamed in order of appearance, which keeps which of them are
+    equal (multiscales must be unique). The problems of a group found invalid
+    are then read from its own attributes."""
+    ome = attributes.get("ome") if isinstance(attributes, dict) else None
+    if not isinstance(ome, dict):
+        return attributes
+    key = dict(ome)
+    key.pop("_creator", None)
+    for field, item_key, path in (("multiscales", "name", None), ("omero", "label", "channels")):
+        items = key.get(field)
+        if path is not None:
+            items = items.get(path) if isinstance(items, dict) else None
+        if not isinstance(items, list):
+            continue
+        names: dict[str, str] = {}
+        renamed = [{**item, item_key: names.setdefault(item[item_key], f"#{len(names)}")}
+                   if isinstance(item, dict) and isinstance(item.get(item_key), str) else item for item in items]
+        key[field] = renamed if path is None else {**key[field], path: renamed}
+    return {**attributes, "ome": key}
 
 
 # ---------------------------------------------------------------------------
@@ -293,12 +341,32 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
     return problems, result
 
 
+def readers_refuse(ome: dict) -> list[str]:
+    """What a validator in common use rejects that the specification allows:
+    ngff-zarr (0.50) reads only spatial axes named y, x or z, y, x, in that
+    order (the specification: names are free; "zyx" a SHOULD). Warnings: real
+    writers (iohub: T,C,Z,Y,X) write such names, and their data is valid."""
+    problems = []
+    multiscales = ome.get("multiscales")
+    for m, ms in enumerate(multiscales if isinstance(multiscales, list) else []):
+        axes = ms.get("axes") if isinstance(ms, dict) else None
+        if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+            continue
+        names = [a.get("name") for a in axes if a.get("type") == "space"]
+        if len(names) in (2, 3) and names != ["z", "y", "x"][-len(names):]:
+            problems.append(f"multiscales[{m}].axes: spatial axes {','.join(map(str, names))}: ngff-zarr reads only "
+                            "y,x or z,y,x (in that order)")
+    return problems
+
+
 def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
-    omero = ome.get("omero")
-    if omero is None:
+    """The omero rules of the specification's text: every channel MUST have a
+    colour (RRGGBB) and a window (start, end, min, max)."""
+    if "omero" not in ome:
         return []
+    omero = ome["omero"]
     if not isinstance(omero, dict):
-        return [(ERROR, "omero must be an object")]
+        return [(ERROR, f"omero must be an object, not {json.dumps(omero)}")]
     problems = []
     channels = omero.get("channels")
     if not isinstance(channels, list):
@@ -309,13 +377,14 @@ def check_omero(ome: dict, n_channels: int | None) -> list[tuple[str, str]]:
             problems.append((ERROR, f"{label} must be an object"))
             continue
         window = ch.get("window")
-        if window is not None:
-            if not isinstance(window, dict) or not all(is_number(window.get(k)) for k in ("start", "end", "min", "max")):
-                problems.append((ERROR, f"{label}.window must have numbers start, end, min and max"))
-        if "color" in ch and not isinstance(ch["color"], str):
-            problems.append((ERROR, f"{label}.color must be a string (RRGGBB), not {ch['color']!r}"))
-        elif "color" in ch and not re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"]):
-            problems.append((WARNING, f"{label}.color {ch['color']!r} is not an RRGGBB hex string"))
+        if window is None:
+            problems.append((ERROR, f"{label} has no window (start, end, min and max)"))
+        elif not isinstance(window, dict) or not all(is_number(window.get(k)) for k in ("start", "end", "min", "max")):
+            problems.append((ERROR, f"{label}.window must have numbers start, end, min and max"))
+        if "color" not in ch:
+            problems.append((ERROR, f"{label} has no color (RRGGBB)"))
+        elif not (isinstance(ch["color"], str) and re.fullmatch(r"[0-9A-Fa-f]{6}", ch["color"])):
+            problems.append((ERROR, f"{label}.color {ch['color']!r} is not an RRGGBB hex string"))
     if n_channels is not None and len(channels) != n_channels:
         problems.append((WARNING, f"omero has {len(channels)} channels but the channel axis has {n_channels}"))
     return problems
@@ -348,8 +417,15 @@ def _child_paths(items: object, label: str, problems: list, *, pattern: re.Patte
 
 
 def check_labels_group(ome: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """The label images a labels group lists: its children (0.1 allowed
+    folders between, e.g. "original/0"; readers of 0.5 such as ome-zarr-models
+    look for the label images directly below the labels group)."""
     problems: list = []
     paths = _child_paths(ome.get("labels"), "labels", problems)
+    for i, path in enumerate(paths):
+        if "/" in path:
+            problems.append((ERROR, f"labels[{i}] {path!r} is not a child of the labels group (readers look for "
+                             "the label images directly below it)"))
     return problems, paths
 
 

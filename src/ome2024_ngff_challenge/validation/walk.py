@@ -281,6 +281,9 @@ class Validator:
     def image(self, path: str, ome: dict, attributes: dict, *, labels: bool, is_label: bool = False,
               parent: ImageInfo | None = None) -> ImageInfo | None:
         """An image group (``is_label``: a label image of ``parent``)."""
+        if self.rules is rules:  # a 0.6 walk (walk_v06) applies 0.6's own schema
+            self.report.extend(path, rules.schema_problems("image.schema", attributes))
+            self.report.extend(path, [(rules.WARNING, p) for p in rules.readers_refuse(ome)])
         problems, multiscales = self.rules.check_multiscales(ome)
         self.report.extend(path, problems)
         first: ImageInfo | None = None
@@ -403,6 +406,8 @@ class Validator:
                 self.well(well_path, well_ome, acquisitions)
 
     def well(self, path: str, ome: dict, acquisitions: list | None) -> None:
+        if self.rules is rules:  # a 0.6 walk (walk_v06) applies 0.6's own schema
+            self.report.extend(path, rules.schema_problems("well.schema", self.attributes[path]))
         problems, fields = self.rules.check_well(ome, acquisitions)
         self.report.extend(path, problems)
         for name in fields:

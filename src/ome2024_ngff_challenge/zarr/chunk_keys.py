@@ -110,3 +110,25 @@ def stored_indices(store: Store, path: str, grid: tuple[int, ...], separator: st
     except ValueError:
         return None
     return found
+
+
+def stored_separator(store, path: str, ndim: int) -> str | None:
+    """The separator the stored chunks of the v2 array at ``path`` use, as
+    the keys that exist say: "/" when its folder holds numbered folders (nested
+    keys), "." when it holds dotted chunk files; None when they do not tell
+    (no chunk, a 1-d array, or both kinds). Where the store cannot be listed,
+    the first chunk's key is looked up both ways. (Zarr-python before 2.8 wrote
+    nested stores without a ``dimension_separator`` in ``.zarray``.)"""
+    if ndim < 2:
+        return None
+    if store.supports_listing:
+        dirs, files = store.list_dir(path)
+        nested = any(d.isdigit() for d in dirs)
+        dotted = any(f.count(".") == ndim - 1 and f.replace(".", "").isdigit() for f in files)
+    else:
+        first = (0,) * ndim
+        nested = store.exists(f"{path}/{v2_chunk_key(first, '/')}" if path else v2_chunk_key(first, "/"))
+        dotted = store.exists(f"{path}/{v2_chunk_key(first, '.')}" if path else v2_chunk_key(first, "."))
+    if nested == dotted:
+        return None
+    return "/" if nested else "."

@@ -232,7 +232,8 @@ class V2ArrayMeta:
         """
         if not isinstance(meta, dict):
             raise _bad(where, f"expected a JSON object, not {type(meta).__name__}")
-        if meta.get("zarr_format") != 2:
+        # "2", a string (webknossos), is read as 2; the planner says so
+        if meta.get("zarr_format") not in (2, "2"):
             raise _bad(where, f"zarr_format is {meta.get('zarr_format')!r}, expected 2")
         for key in ("shape", "chunks", "dtype", "order", "compressor"):
             if key not in meta:
