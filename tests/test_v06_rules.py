@@ -119,7 +119,7 @@ def image_05(translation=True, whole=None):
     }
     if whole is not None:
         ms["coordinateTransformations"] = whole
-    return {"ome": {"version": "0.5", "multiscales": [ms], "omero": {"channels": [{"color": "FF0000"}]},
+    return {"ome": {"version": "0.5", "multiscales": [ms], "omero": {"channels": [{"color": "FF0000", "window": {"start": 0, "end": 255, "min": 0, "max": 255}}]},
                     "_creator": {"name": "x"}}, "other": [1]}
 
 

@@ -153,7 +153,7 @@ class Planner:
         it in every .zgroup) is read as 2, a repair."""
         where = self.src.describe(".zgroup")
         if isinstance(zgroup, dict) and zgroup.get("zarr_format") == "2":
-            self.repaired("", ['.zgroup says "zarr_format": "2" (a string); read as 2'])
+            self.repaired("", ['.zgroup: zarr_format "2" (a string) read as 2'])
             return
         if not isinstance(zgroup, dict) or zgroup.get("zarr_format") != 2:
             msg = f"{where}: not a Zarr v2 group (zarr_format is not 2)"
@@ -195,6 +195,8 @@ class Planner:
         self.repaired(path, notes)
         if self.container_kind != containers.SPATIALDATA:  # its library reads them: kept there
             attrs, notes = containers.without_coordinate_systems(attrs)
+            self.repaired(path, notes)
+            attrs, notes = repair.omero_label_strings(attrs)
             self.repaired(path, notes)
         attrs, notes = repair.null_omero(attrs)
         self.repaired(path, notes)

@@ -289,6 +289,27 @@ def omero_channel_defaults(zattrs: dict, dtype: np.dtype) -> tuple[dict, list[st
                       "window and a color of 6 hex digits)"]
 
 
+def omero_label_strings(zattrs: dict) -> tuple[dict, list[str]]:
+    """omero channel labels that are numbers (SpatialData names unnamed
+    channels 0, 1, 2): the 0.5 image schema wants strings, so each becomes its
+    text ("0"). Nothing when every label is a string or absent. (A SpatialData
+    store keeps its numbers: its library builds its channel coordinate from
+    them; the planner does not call this there.)"""
+    omero = zattrs.get("omero")
+    channels = omero.get("channels") if isinstance(omero, dict) else None
+    if not isinstance(channels, list):
+        return zattrs, []
+    numbered = [i for i, ch in enumerate(channels) if isinstance(ch, dict) and "label" in ch
+                and isinstance(ch["label"], (int, float)) and not isinstance(ch["label"], bool)]
+    if not numbered:
+        return zattrs, []
+    repaired = copy.deepcopy(zattrs)
+    for i in numbered:
+        ch = repaired["omero"]["channels"][i]
+        ch["label"] = str(ch["label"])
+    return repaired, [f"omero channels {numbered} had numbers as labels: written as text (the label is a string)"]
+
+
 def _is_rrggbb(color) -> bool:
     return isinstance(color, str) and len(color) == 6 and all(c in "0123456789abcdefABCDEF" for c in color)
 
