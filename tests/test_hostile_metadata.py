@@ -270,3 +270,18 @@ def test_huge_sparse_image_with_added_levels(tmp_path, convert):
             if 32 // f >= 1:  # the stored block still covers whole pixels at this level
                 assert (arr[cy : cy + 32 // f, cx : cx + 32 // f] == value).all(), (level.name, y, x)
         assert factor >= 1
+
+
+@pytest.mark.parametrize("name", [".zattrs", "0/.zarray", ".zgroup"])
+def test_a_huge_local_metadata_document_is_refused_before_it_is_read(tmp_path, convert, monkeypatch, name):
+    """A multi-GB .zattrs on disk would be read whole and parsed: refused from its size, as over
+    HTTP and S3 (the same limit and variable), naming the file; raising the limit lets it through."""
+    src = _image(tmp_path / "in.zarr")
+    _edit_json(src / name, lambda text: text.rstrip()[:-1] + ', "padding": "' + "x" * 4000 + '"}')
+    monkeypatch.setenv("OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES", "2000")
+    line = _refused(convert("resave", src, tmp_path / "out.zarr"), str(src / name),
+                    "OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES")
+    assert "larger than a metadata document may be" in line
+    assert not (tmp_path / "out.zarr" / "zarr.json").exists()
+    monkeypatch.setenv("OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES", "100000")
+    assert convert("resave", src, tmp_path / "out2.zarr").rc == 0

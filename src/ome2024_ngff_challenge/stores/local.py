@@ -24,6 +24,7 @@ from typing import BinaryIO
 from ..errors import DISK_FULL, DiskFullError, InputError, OutputError
 from .base import PARTIAL_MARK, Store, is_partial, join
 from .confined import Confinement
+from .remote import METADATA_NAMES, max_metadata_bytes, too_large
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
 FICLONE = 0x40049409  # ioctl: share the source file's blocks (btrfs, XFS, bcachefs ...)
@@ -124,7 +125,16 @@ class LocalStore(Store):
         if f is None:
             return None
         with f:
-            return f.read()
+            if key.rsplit("/", 1)[-1] not in METADATA_NAMES:  # chunks, and other files copied as they are
+                return f.read()
+            # a Zarr metadata document is parsed whole: bounded as a remote one is,
+            # from its size on disk (a multi-GB .zattrs would take twice that in memory)
+            limit = max_metadata_bytes()
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                msg = f"{self.describe(key)}: {too_large(f'{size:,} bytes', limit)}"
+                raise InputError(msg)
+            return f.read(limit + 1)
 
     def exists(self, key: str) -> bool:
         return self.rules.file(key) is not None

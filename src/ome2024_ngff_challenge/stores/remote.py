@@ -289,19 +289,20 @@ def read_body(result, size_limit: int | None) -> bytes:
     meanwhile (a server sending one byte at a time is checked between bytes)."""
     announced = int(result.meta["size"])
     if size_limit is not None and announced > size_limit:
-        raise TooLarge(_too_large(f"{announced:,} bytes", size_limit))
+        raise TooLarge(too_large(f"{announced:,} bytes", size_limit))
     pieces = []
     received = 0
     for piece in result.stream(min_chunk_size=1):  # each piece as it comes (a larger minimum waits for it)
         received += len(piece)
         if size_limit is not None and received > size_limit:
-            raise TooLarge(_too_large(f"more than {size_limit:,} bytes", size_limit))
+            raise TooLarge(too_large(f"more than {size_limit:,} bytes", size_limit))
         pieces.append(piece)
         check_deadline()
     return b"".join(pieces)  # (one piece: itself, no copy)
 
 
-def _too_large(size: str, limit: int) -> str:
+def too_large(size: str, limit: int) -> str:
+    """Why a metadata document of ``size`` is refused (for every store's message)."""
     return (f"{size}: larger than a metadata document may be ({limit:,} bytes; {MAX_METADATA_ENV} raises the "
             "limit)")
 
