@@ -104,7 +104,10 @@ class Conversion:
             attrs = copy.deepcopy(group.attributes)
             attrs.get("ome", {}).pop("_creator", None)
             groups.append([group.path, attrs])
-        doc = {"input": self.src.describe(), "arrays": arrays, "groups": groups, "copies": self.plan.copies,
+        # the input by its absolute path: a job line names it so (it runs from any folder)
+        local = self.src.local_path()
+        where = os.fspath(local.resolve()) if local is not None else self.src.describe()
+        doc = {"input": where, "arrays": arrays, "groups": groups, "copies": self.plan.copies,
                "mode": mode}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
