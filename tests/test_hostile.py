@@ -44,3 +44,82 @@ def test_job_script_with_relative_paths_runs_from_another_folder(tmp_path):
         done = cli(*shlex.split(line)[1:], cwd=elsewhere)
         assert done.returncode == 0, done.stderr
     checks.check_conversion(tmp_path / "in.zarr", tmp_path / "out.zarr")
+
+
+UPGRADE_RECORD = ".ome2024-ngff-challenge-upgrade-0.6.json"
+IN_PLACE_RECORD = ".ome2024-ngff-challenge-in-place.json"
+GROUP = '{"zarr_format": 3, "node_type": "group"}'
+
+
+def upgraded(tmp_path: Path) -> Path:
+    """A 0.5 dataset upgraded to 0.6 in place (its record kept)."""
+    small_image(tmp_path / "in.zarr")
+    out = tmp_path / "up.zarr"
+    assert cli("resave", *CRATE, tmp_path / "in.zarr", out).returncode == 0
+    run = cli("resave", "--in-place", "--output-version", "0.6", out)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def forge(path: Path, **fields) -> None:
+    import json
+
+    doc = json.loads(path.read_text())
+    doc.update(fields)
+    path.write_text(json.dumps(doc))
+
+
+def test_forged_upgrade_record_never_overwrites_an_array_or_adds_files(tmp_path):
+    """An undo record of the 0.6 upgrade that lists an array's zarr.json, a
+    file that is not a zarr.json, a node that is not there, or bytes that are
+    not a group's: refused in one line before anything is written."""
+    out = upgraded(tmp_path)
+    record = out / UPGRADE_RECORD
+    genuine = record.read_text()
+    for replaced, needle in [({"0/zarr.json": GROUP}, "0/zarr.json"),  # an array's metadata replaced
+                             ({"zarr.json": '{"evil": 1}'}, UPGRADE_RECORD),  # not a group's bytes
+                             ({"foozarr.json": GROUP}, UPGRADE_RECORD),  # not a node's zarr.json
+                             ({"a//zarr.json": GROUP}, UPGRADE_RECORD),
+                             ({"new/zarr.json": GROUP}, "new/zarr.json")]:  # would add a node
+        record.write_text(genuine)
+        forge(record, replaced=replaced)
+        before = checks.tree_digest(out)
+        run = cli("resave", "--in-place", "--undo", out)
+        assert run.returncode != 0
+        checks.assert_one_line_error(run.stderr, needle)
+        assert checks.tree_digest(out) == before, replaced
+
+
+def test_unfinished_upgrade_with_a_forged_record_is_one_line(tmp_path):
+    """Resuming an upgrade whose record holds bytes that are not JSON groups."""
+    out = upgraded(tmp_path)
+    for text in ("not json", "[1]"):
+        forge(out / UPGRADE_RECORD, complete=False, replaced={"zarr.json": text})
+        before = checks.tree_digest(out)
+        run = cli("resave", "--in-place", "--output-version", "0.6", out)
+        assert run.returncode != 0
+        checks.assert_one_line_error(run.stderr, UPGRADE_RECORD)
+        assert checks.tree_digest(out) == before
+
+
+def test_in_place_record_copied_into_a_v3_dataset_removes_nothing(tmp_path):
+    """An in-place record (genuine, of another dataset) in a Zarr v3 dataset,
+    or listing an array's zarr.json that has no .zarray: undo refuses in one
+    line, and the dataset's own metadata and RO-Crate stay."""
+    v2 = small_image(tmp_path / "v2.zarr")
+    assert cli("resave", *CRATE, "--in-place", v2).returncode == 0
+    v3 = tmp_path / "v3.zarr"
+    assert cli("resave", *CRATE, small_image(tmp_path / "in.zarr"), v3).returncode == 0
+    (v3 / IN_PLACE_RECORD).write_bytes((v2 / IN_PLACE_RECORD).read_bytes())
+    before = checks.tree_digest(v3)
+    run = cli("resave", "--in-place", "--undo", v3)
+    assert run.returncode != 0
+    checks.assert_one_line_error(run.stderr, IN_PLACE_RECORD)
+    assert checks.tree_digest(v3) == before
+
+    (v2 / "0" / ".zarray").unlink()  # the user made array 0 a Zarr v3 array of their own
+    before = checks.tree_digest(v2)
+    run = cli("resave", "--in-place", "--undo", v2)
+    assert run.returncode != 0
+    checks.assert_one_line_error(run.stderr, "0/zarr.json")
+    assert checks.tree_digest(v2) == before

@@ -61,11 +61,30 @@ def read_record(store: Store) -> dict | None:
         return None
     replaced = record.get("replaced") if isinstance(record, dict) else None
     if not isinstance(record, dict) or record.get("tool") != TOOL_NAME or not isinstance(replaced, dict) or not all(
-            isinstance(k, str) and k.endswith("zarr.json") and ".." not in k.split("/") and not k.startswith("/")
-            and isinstance(v, str) for k, v in replaced.items()):
+            is_node_key(k) and isinstance(v, str) and is_group(v.encode("utf-8", "surrogatepass"))
+            for k, v in replaced.items()):
         msg = f"{store.describe(UPGRADE_RECORD)}: not a record of this tool's 0.6 upgrade; nothing was changed"
         raise InputError(msg)
     return record
+
+
+def is_node_key(key: object) -> bool:
+    """A node's ``zarr.json`` inside the dataset (a forged record never writes elsewhere)."""
+    if not isinstance(key, str) or key.startswith("/") or "\\" in key:
+        return False
+    parts = key.split("/")
+    return parts[-1] == "zarr.json" and not any(p in ("", ".", "..") for p in parts)
+
+
+def is_group(raw: bytes | None) -> bool:
+    """Whether ``raw`` is the metadata of a Zarr v3 group (all an upgrade
+    replaces, so all its undo writes back: never an array's)."""
+    try:
+        meta = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return False
+    return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" and \
+        isinstance(meta.get("attributes", {}), dict)
 
 
 class GroupReader:
@@ -257,6 +276,13 @@ def undo(store: Store) -> list[str]:
         raise InputError(msg)
     replaced = record["replaced"]
     keys = sorted(replaced, key=lambda k: (k != "zarr.json", k))
+    for key in keys:  # everything refused before the first write
+        store.check_writable(key)
+    for key, now in zip(keys, in_parallel(store, store.get, keys)):
+        if not is_group(now):
+            msg = (f"{store.describe(key)}: listed in {UPGRADE_RECORD} but {'missing' if now is None else 'not a group'}"
+                   " now (an upgrade replaces only groups' metadata): nothing was changed")
+            raise InputError(msg)
     if "zarr.json" in replaced:
         store.put("zarr.json", replaced["zarr.json"].encode("utf-8"))
     in_parallel(store, lambda k: store.put(k, replaced[k].encode("utf-8")), [k for k in keys if k != "zarr.json"])
