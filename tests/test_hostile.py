@@ -123,3 +123,34 @@ def test_in_place_record_copied_into_a_v3_dataset_removes_nothing(tmp_path):
     assert run.returncode != 0
     checks.assert_one_line_error(run.stderr, "0/zarr.json")
     assert checks.tree_digest(v2) == before
+
+
+def test_details_file_never_replaces_a_fifo_or_device(tmp_path):
+    """``--output-write-details --output-overwrite`` on a FIFO (or a device
+    node) once replaced it with a regular file (as root: /dev/null)."""
+    src = small_image(tmp_path / "in.zarr")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    run = cli("resave", "--output-write-details", "--output-overwrite", src, fifo)
+    assert run.returncode != 0
+    checks.assert_one_line_error(run.stderr, str(fifo), "not a regular file")
+    assert fifo.is_fifo()
+
+
+def test_loop_of_links_as_output_or_input_is_one_line(tmp_path):
+    """A link that leads to itself, as OUTPUT, INPUT or the example's folder:
+    one line naming it, never an 'unexpected' error (Path.resolve raised)."""
+    src = small_image(tmp_path / "in.zarr")
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for argv in (["resave", *CRATE, src, loop], ["resave", *CRATE, "--output-overwrite", src, loop],
+                 ["resave", *CRATE, loop, tmp_path / "out.zarr"], ["example", loop],
+                 ["example", dangling], ["example", "--output-overwrite", dangling]):
+        run = cli(*argv)
+        assert run.returncode != 0, argv
+        line = checks.assert_one_line_error(run.stderr, "loop" if loop in argv else "dangling")
+        assert "unexpected" not in line
+    assert not (tmp_path / "nowhere").exists()
+    assert not (tmp_path / "out.zarr").exists()

@@ -29,7 +29,7 @@ from ..errors import DiskFullError, OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
-from ..stores.base import Store, is_partial
+from ..stores.base import Store, is_partial, real_path
 from .plan import ArrayJob, Plan
 from .record import OutputRecord, delete_recorded, read_record, write_record
 from .stats import ArrayStats
@@ -106,7 +106,7 @@ class Conversion:
             groups.append([group.path, attrs])
         # the input by its absolute path: a job line names it so (it runs from any folder)
         local = self.src.local_path()
-        where = os.fspath(local.resolve()) if local is not None else self.src.describe()
+        where = os.fspath(real_path(local)) if local is not None else self.src.describe()
         doc = {"input": where, "arrays": arrays, "groups": groups, "copies": self.plan.copies,
                "mode": mode}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, allow_nan=False).encode()).hexdigest()
@@ -328,8 +328,8 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
 
 
 def refuse_dangerous(path: Path) -> None:
-    resolved = path.resolve()
-    protected = {Path("/").resolve(), Path.home().resolve(), Path.cwd().resolve()}
-    if resolved in protected or any(resolved in p.parents for p in (Path.cwd().resolve(),)):
+    resolved, cwd = real_path(path), real_path(Path.cwd())
+    protected = {real_path("/"), real_path(Path.home()), cwd}
+    if resolved in protected or resolved in cwd.parents:
         msg = f"{path}: refusing to write into the root, home or current folder, or a parent of it"
         raise OutputError(msg)

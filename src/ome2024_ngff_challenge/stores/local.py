@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import DISK_FULL, DiskFullError, InputError, OutputError
-from .base import PARTIAL_MARK, Store, is_partial, join
+from .base import PARTIAL_MARK, Store, is_partial, join, real_path
 from .confined import Confinement
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
@@ -99,7 +99,7 @@ class LocalStore(Store):
         theirs = other.local_path()
         if theirs is None:
             return False
-        a, b = self.root.resolve(), theirs.resolve()
+        a, b = real_path(self.root), real_path(theirs)
         return a == b or a in b.parents or b in a.parents
 
     def _path(self, key: str) -> Path:
