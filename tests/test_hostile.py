@@ -154,3 +154,14 @@ def test_loop_of_links_as_output_or_input_is_one_line(tmp_path):
         assert "unexpected" not in line
     assert not (tmp_path / "nowhere").exists()
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_metadata_only_on_a_fifo_does_not_wait(tmp_path):
+    """``validate --metadata-only`` on a FIFO with no writer once waited for
+    ever; a FIFO, a device or a folder is now one line, exit 2 (unreadable)."""
+    fifo = tmp_path / "zarr.json"
+    os.mkfifo(fifo)
+    for target in (fifo, "/dev/zero", tmp_path):
+        run = cli("validate", "--metadata-only", target)
+        assert run.returncode == 2, target
+        checks.assert_one_line_error(run.stderr, str(target), "not a regular file")
