@@ -165,3 +165,36 @@ def test_metadata_only_on_a_fifo_does_not_wait(tmp_path):
         run = cli("validate", "--metadata-only", target)
         assert run.returncode == 2, target
         checks.assert_one_line_error(run.stderr, str(target), "not a regular file")
+
+
+def test_killed_upgrade_or_undo_leaves_no_temporary_file(tmp_path):
+    """A 0.6 upgrade (or its undo) killed while a thread was writing a group's
+    zarr.json leaves that write's temporary file; the next run (finishing the
+    upgrade, or the undo) removes it, so undo gives back the 0.5 tree exactly."""
+    small_image(tmp_path / "in.zarr")
+    original = tmp_path / "v05.zarr"
+    assert cli("resave", *CRATE, tmp_path / "in.zarr", original).returncode == 0
+    for finish in (["--output-version", "0.6"], ["--undo"]):
+        out = tmp_path / f"up{len(finish)}.zarr"
+        subprocess.run(["cp", "-r", str(original), str(out)], check=True)
+        assert cli("resave", "--in-place", "--output-version", "0.6", out).returncode == 0
+        record = out / UPGRADE_RECORD
+        forge(record, complete=False)  # as a killed run left it
+        (out / ".zarr.json.partial-123-abcd").write_bytes(b'{"half')
+        (out / f".{UPGRADE_RECORD}.partial-123-abcd").write_bytes(b"{")
+        run = cli("resave", "--in-place", *finish, out)
+        assert run.returncode == 0, run.stderr
+        if finish != ["--undo"]:
+            assert cli("resave", "--in-place", "--undo", out).returncode == 0
+        assert checks.tree_digest(out) == checks.tree_digest(original)
+
+
+def test_example_into_an_unwritable_place_is_one_line(tmp_path):
+    """``example`` where its folder cannot be made (below a file): one line
+    naming it, not an 'unexpected' OSError (a full disk took the same path)."""
+    (tmp_path / "afile").write_text("mine")
+    run = cli("example", tmp_path / "afile" / "ex")
+    assert run.returncode != 0
+    line = checks.assert_one_line_error(run.stderr, "afile")
+    assert "unexpected" not in line
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -48,10 +48,14 @@ def run(args, parser: argparse.ArgumentParser) -> int:
             msg = f"{out}: already exists (use {option('overwrite')} to replace an earlier example)"
             raise OutputError(msg)
         delete_example(out)
-    write_example(out)
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    (out / EXAMPLE_MARK).write_text(json.dumps({"tool": TOOL_NAME, "about": "written by 'ome2024-ngff-challenge "
-                                                "example'", "files": files}, indent=1) + "\n", encoding="utf-8")
+    try:
+        write_example(out)
+        files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        (out / EXAMPLE_MARK).write_text(json.dumps({"tool": TOOL_NAME, "about": "written by 'ome2024-ngff-challenge "
+                                                    "example'", "files": files}, indent=1) + "\n", encoding="utf-8")
+    except OSError as e:  # a full disk, a read-only folder: one line (the example is incomplete)
+        msg = f"{e.filename or out}: cannot write the example ({e.strerror or e}); delete {out} and try again"
+        raise OutputError(msg) from None
     print(out)
     return 0
 

@@ -28,6 +28,7 @@ from ..ome import v06
 from ..ome.spec import TARGET_VERSION
 from ..stores.base import Store, join
 from ..validation.metadata_only import ERROR, check_document
+from .in_place import remove_partials_of
 from .output import depth, in_parallel, now_iso
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
@@ -239,6 +240,8 @@ def upgrade(store: Store) -> Upgrade:
         raise InputError(msg)
     replaced = {node(p): reader.raw[p].decode("utf-8") for p in sorted(new, key=depth)}
     write_record(store, replaced, started=started, complete=False)
+    if resumed:  # the temporary files of the writes a killed run had begun
+        remove_partials_of(store, [*replaced, UPGRADE_RECORD])
     by_depth: dict[int, list[str]] = {}
     for path in new:
         if path:
@@ -286,6 +289,7 @@ def undo(store: Store) -> list[str]:
     if "zarr.json" in replaced:
         store.put("zarr.json", replaced["zarr.json"].encode("utf-8"))
     in_parallel(store, lambda k: store.put(k, replaced[k].encode("utf-8")), [k for k in keys if k != "zarr.json"])
+    remove_partials_of(store, [*keys, UPGRADE_RECORD])  # a killed run's (or upgrade's) temporary files
     store.delete(UPGRADE_RECORD)
     return keys
 
