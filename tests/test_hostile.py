@@ -198,3 +198,29 @@ def test_example_into_an_unwritable_place_is_one_line(tmp_path):
     line = checks.assert_one_line_error(run.stderr, "afile")
     assert "unexpected" not in line
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_input_list_output_through_a_link_out_of_the_root_is_refused(tmp_path):
+    """A row's output below (or at) a link in OUTPUT_ROOT that leads out of it
+    passed the 'outside the output root' check (which read only the text) and
+    a dataset was written into the folder the link leads to."""
+    small_image(tmp_path / "in.zarr")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "lnk").symlink_to(victim)
+    (root / "a.zarr").symlink_to(victim)
+    for output in ("lnk/a.zarr", "a.zarr"):
+        listing = tmp_path / "list.csv"
+        listing.write_text(f"input,output\n{tmp_path / 'in.zarr'},{output}\n")
+        run = cli("resave", *CRATE, "--input-list", listing, root)
+        assert run.returncode != 0
+        checks.assert_one_line_error(run.stderr, output.split("/")[0], "outside")
+        assert not any(victim.iterdir())
+    (root / "inside").mkdir()
+    (root / "in").symlink_to("inside")  # a link that stays inside the root is fine
+    listing.write_text(f"input,output\n{tmp_path / 'in.zarr'},in/a.zarr\n")
+    run = cli("resave", *CRATE, "--input-list", listing, root)
+    assert run.returncode == 0, run.stderr
+    assert (root / "inside" / "a.zarr" / "zarr.json").is_file()

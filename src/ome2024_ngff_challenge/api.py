@@ -525,6 +525,8 @@ def resave_collection(
             raise OutputError(msg)
     # catalog.csv and the outputs are never written into a dataset
     if local_root:
+        for entry in entries:  # nor through a link in the root that leads out of it
+            root.check_writable(f"{entry.output}/zarr.json")
         check_report_path(os.path.join(root_text, _collection.CATALOG), "a collection's catalog.csv")
     elif any(root.exists(name) for name in DATASET_FILES):
         msg = f"{root.describe()}: is a Zarr dataset: the output root of a collection must be a folder of datasets"
