@@ -224,3 +224,23 @@ def test_input_list_output_through_a_link_out_of_the_root_is_refused(tmp_path):
     run = cli("resave", *CRATE, "--input-list", listing, root)
     assert run.returncode == 0, run.stderr
     assert (root / "inside" / "a.zarr" / "zarr.json").is_file()
+
+
+def test_local_writes_and_deletes_that_fail_are_one_line(tmp_path):
+    """A write or delete refused by the file system for a reason other than
+    space or permission (read-only file system, a name too long, a folder where
+    a file is deleted) was an 'unexpected OSError'; now an OutputError naming
+    the key (read-only mounts need root, so the other reasons stand for it)."""
+    import pytest
+
+    from ome2024_ngff_challenge.errors import OutputError
+    from ome2024_ngff_challenge.stores.local import LocalStore
+
+    store = LocalStore(tmp_path)
+    with pytest.raises(OutputError, match="cannot write"):
+        store.put("n" * 300, b"{}")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(OutputError, match="folder: cannot delete"):
+        store.delete("folder")
+    assert (tmp_path / "folder").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]  # no temporary file left

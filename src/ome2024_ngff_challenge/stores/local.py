@@ -354,6 +354,11 @@ class LocalStore(Store):
             except PermissionError:
                 msg = f"{self.describe(key)}: permission denied"
                 raise OutputError(msg) from None
+            except OSError as e:  # a read-only file system, a name too long ...: one line
+                if e.errno in DISK_FULL:
+                    raise
+                msg = f"{self.describe(key)}: cannot write ({e.strerror or e})"
+                raise OutputError(msg) from None
             with f:
                 yield f
                 f.flush()
@@ -390,8 +395,13 @@ class LocalStore(Store):
 
     def delete(self, key: str) -> None:
         path = self.rules.writable(key)  # a link itself is removed, never what it leads to
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        try:
             os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:  # permission denied, a read-only file system, a folder there: one line
+            msg = f"{self.describe(key)}: cannot delete ({e.strerror or e})"
+            raise OutputError(msg) from None
 
     def delete_tree(self) -> None:
         self.rules.forget()
