@@ -244,3 +244,17 @@ def test_local_writes_and_deletes_that_fail_are_one_line(tmp_path):
         store.delete("folder")
     assert (tmp_path / "folder").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]  # no temporary file left
+
+
+def test_output_inside_another_dataset_is_refused(tmp_path):
+    """An OUTPUT inside another Zarr dataset (even inside one of its arrays'
+    chunk folders) once added a whole dataset to it."""
+    src = small_image(tmp_path / "in.zarr")
+    other = tmp_path / "other.zarr"
+    assert cli("resave", *CRATE, src, other).returncode == 0
+    before = checks.tree_digest(other)
+    for out in (other / "sub.zarr", other / "0" / "c" / "x.zarr"):
+        run = cli("resave", *CRATE, src, out)
+        assert run.returncode != 0
+        checks.assert_one_line_error(run.stderr, str(out.relative_to(tmp_path)), "inside the Zarr dataset")
+    assert checks.tree_digest(other) == before

@@ -30,6 +30,7 @@ from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
 from ..stores.base import Store, is_partial, real_path
+from ..stores.inside import enclosing_dataset
 from .plan import ArrayJob, Plan
 from .record import OutputRecord, delete_recorded, read_record, write_record
 from .stats import ArrayStats
@@ -261,10 +262,18 @@ def check_finished(store: Store) -> None:
 
 
 def check_distinct(src: Store, out: Store) -> None:
-    """The output must not be, contain, or lie inside the input."""
+    """The output must not be, contain, or lie inside the input, nor lie
+    inside any other Zarr dataset (it would add a folder to that dataset,
+    even inside one of its arrays)."""
     if out.overlaps(src):
         msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
         raise UserError(msg)
+    path = out.local_path()
+    dataset = enclosing_dataset(real_path(path).parent) if path is not None else None
+    if dataset is not None:
+        msg = (f"{out.describe()}: lies inside the Zarr dataset {dataset}: a conversion is never written into "
+               "another dataset; choose an output outside it")
+        raise OutputError(msg)
 
 
 def is_ome_zarr_v3_group(meta: object) -> bool:
