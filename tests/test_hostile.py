@@ -258,3 +258,14 @@ def test_output_inside_another_dataset_is_refused(tmp_path):
         assert run.returncode != 0
         checks.assert_one_line_error(run.stderr, str(out.relative_to(tmp_path)), "inside the Zarr dataset")
     assert checks.tree_digest(other) == before
+
+
+def test_overwrite_of_an_output_upgraded_to_06_in_place(tmp_path):
+    """Our output, upgraded to 0.6 in place by us, then replaced with
+    --output-overwrite: the upgrade's record is ours too (it was refused as
+    'not written by the earlier conversion')."""
+    out = upgraded(tmp_path)
+    run = cli("resave", *CRATE, "--output-overwrite", tmp_path / "in.zarr", out)
+    assert run.returncode == 0, run.stderr
+    assert not (out / UPGRADE_RECORD).exists()
+    assert cli("validate", out).returncode == 0

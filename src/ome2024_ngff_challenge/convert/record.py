@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, TOOL_NAME, __version__
+from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, TOOL_NAME, UPGRADE_RECORD, __version__
 from ..errors import OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
@@ -132,7 +132,7 @@ class OutputRecord:
         folder, _, name = key.rpartition("/")
         if name.startswith(".") and PARTIAL_MARK in name:
             key = join(folder, name[1:name.index(PARTIAL_MARK)])
-        if key in self.files or JOB_FILES.fullmatch(key):
+        if key in self.files or key == UPGRADE_RECORD or JOB_FILES.fullmatch(key):  # (an upgrade to 0.6 in place)
             return True
         return any(a.holds(rel) for a, rel in self._below(key))
 

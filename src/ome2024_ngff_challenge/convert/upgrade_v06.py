@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, TOOL_NAME, UPGRADE_KEY, __version__
+from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, TOOL_NAME, UPGRADE_KEY, UPGRADE_RECORD, __version__
 from ..errors import InputError, OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome import v06
@@ -32,7 +32,6 @@ from .in_place import remove_partials_of
 from .output import depth, in_parallel, now_iso
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-UPGRADE_RECORD = ".ome2024-ngff-challenge-upgrade-0.6.json"
 ABOUT = ("The OME-Zarr 0.5 group metadata replaced in place by 0.6 metadata; 'resave --in-place --undo' writes "
          "back every zarr.json listed in 'replaced' exactly as it was (and then removes this record)")
 MAX_SERIES = 100_000
