@@ -269,3 +269,26 @@ def test_overwrite_of_an_output_upgraded_to_06_in_place(tmp_path):
     assert run.returncode == 0, run.stderr
     assert not (out / UPGRADE_RECORD).exists()
     assert cli("validate", out).returncode == 0
+
+
+def test_job_script_refuses_a_path_with_a_line_break(tmp_path):
+    """A job script runs one command per line (a job array picks line N): a
+    path holding a line break split its commands over two lines. Refused
+    before anything is written; other odd names are quoted for the shell."""
+    small_image(tmp_path / "in $(touch PWNED) 'q'.zarr")
+    out = tmp_path / "out\nput.zarr"
+    run = cli("resave", *CRATE, "--output-job-script", tmp_path / "in $(touch PWNED) 'q'.zarr", out)
+    assert run.returncode != 0
+    checks.assert_one_line_error(run.stderr, "line break")
+    assert not out.exists()
+    odd = tmp_path / "o u t.zarr"
+    made = cli("resave", *CRATE, "--output-job-script", tmp_path / "in $(touch PWNED) 'q'.zarr", odd, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    for line in (odd / ".jobs" / "jobs.sh").read_text().splitlines():
+        if line and not line.startswith("#"):
+            done = subprocess.run(["sh", "-c", line.replace("ome2024-ngff-challenge", f"{sys.executable} -m "
+                                                           "ome2024_ngff_challenge", 1)],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "PWNED").exists()
+    assert (odd / "zarr.json").is_file()
