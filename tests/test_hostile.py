@@ -292,3 +292,21 @@ def test_job_script_refuses_a_path_with_a_line_break(tmp_path):
             assert done.returncode == 0, done.stderr
     assert not (tmp_path / "PWNED").exists()
     assert (odd / "zarr.json").is_file()
+
+
+def test_output_record_with_a_grid_that_is_not_integers(tmp_path):
+    """An output record whose array grid holds Infinity (an OverflowError
+    once), a float or a bool: not a record of ours, nothing deleted."""
+    src = small_image(tmp_path / "in.zarr")
+    out = tmp_path / "out.zarr"
+    assert cli("resave", *CRATE, src, out).returncode == 0
+    record = out / ".ome2024-ngff-challenge-output.json"
+    genuine = record.read_text()
+    for grid in ("Infinity", "1.5", "true"):
+        doc = genuine.replace('"grid": [', f'"grid": [{grid}, ', 1)
+        record.write_text(doc)
+        before = checks.tree_digest(out)
+        run = cli("resave", *CRATE, "--output-overwrite", src, out)
+        assert run.returncode != 0
+        checks.assert_one_line_error(run.stderr, ".ome2024-ngff-challenge-output.json", "nothing was deleted")
+        assert checks.tree_digest(out) == before
