@@ -310,3 +310,22 @@ def test_output_record_with_a_grid_that_is_not_integers(tmp_path):
         assert run.returncode != 0
         checks.assert_one_line_error(run.stderr, ".ome2024-ngff-challenge-output.json", "nothing was deleted")
         assert checks.tree_digest(out) == before
+
+
+def test_upgrade_with_follow_links_through_a_link_out_changes_nothing(tmp_path):
+    """A 0.5 dataset whose labels group is a link out of it, upgraded to 0.6
+    in place with --follow-links: refused in one line saying nothing is written
+    through such a link (it once said to add --follow-links, and left an
+    unfinished upgrade record that neither a re-run nor undo could clear)."""
+    small_image(tmp_path / "in.zarr")
+    samples.write_labels(tmp_path / "in.zarr", {"cells": samples.label_blobs((2, 40, 50), 3, "<u4", 1)}, "zyx",
+                         levels=1, chunks=(1, 16, 16))
+    out = tmp_path / "v05.zarr"
+    assert cli("resave", *CRATE, tmp_path / "in.zarr", out).returncode == 0
+    (out / "labels").rename(tmp_path / "elsewhere")
+    (out / "labels").symlink_to(tmp_path / "elsewhere")
+    before = checks.tree_digest(out), checks.tree_digest(tmp_path / "elsewhere")
+    run = cli("resave", "--in-place", "--output-version", "0.6", "--follow-links", out)
+    assert run.returncode != 0
+    checks.assert_one_line_error(run.stderr, "labels", "nothing is written")
+    assert (checks.tree_digest(out), checks.tree_digest(tmp_path / "elsewhere")) == before

@@ -238,6 +238,8 @@ def upgrade(store: Store) -> Upgrade:
         msg = f"{where}: no OME-Zarr metadata at the top (attributes.ome); nothing was changed"
         raise InputError(msg)
     replaced = {node(p): reader.raw[p].decode("utf-8") for p in sorted(new, key=depth)}
+    for key in [*replaced, UPGRADE_RECORD]:  # a link out of the dataset (read with --follow-links): refused first
+        store.check_writable(key)
     write_record(store, replaced, started=started, complete=False)
     if resumed:  # the temporary files of the writes a killed run had begun
         remove_partials_of(store, [*replaced, UPGRADE_RECORD])
