@@ -329,3 +329,19 @@ def test_upgrade_with_follow_links_through_a_link_out_changes_nothing(tmp_path):
     assert run.returncode != 0
     checks.assert_one_line_error(run.stderr, "labels", "nothing is written")
     assert (checks.tree_digest(out), checks.tree_digest(tmp_path / "elsewhere")) == before
+
+
+def test_paths_with_line_breaks_give_one_line_per_message(tmp_path):
+    """A dataset whose folder name holds a line break: every error or warning
+    of validate (and of the log) stays on one line (the break is shown as \\n)."""
+    src = small_image(tmp_path / "in.zarr")
+    out = tmp_path / "a\nb.zarr"
+    run = cli("resave", "--cc-by", src, out)  # warns: no organism, no modality
+    assert run.returncode == 0, run.stderr
+    run = cli("validate", out)
+    lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
+    assert all(ln.startswith(("error: ", "warning: ", "valid", "invalid")) for ln in lines), lines
+    assert any("a\\nb.zarr" in ln for ln in lines)
+    run = cli("validate", tmp_path / "no\nsuch")
+    assert run.returncode != 0
+    assert all(ln.startswith(("error: ", "warning: ", "valid", "invalid")) for ln in run.stdout.splitlines())

@@ -50,6 +50,10 @@ class LowerLevelFormatter(logging.Formatter):
         record.levelname = record.levelname.lower()
         return super().format(record)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # one line per message, even naming a path that holds a line break (a traceback still follows)
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
 
 def setup_logging(level_name: str) -> None:
     logging.addLevelName(TRACE, "TRACE")

@@ -113,6 +113,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     else:
         for level, entries in (("error", report.errors), ("warning", report.warnings)):
             for entry in entries:
-                print(f"{level}: {entry['location']}: {entry['message']}")
+                line = f"{level}: {entry['location']}: {entry['message']}"
+                print(line.replace("\r", "\\r").replace("\n", "\\n"))  # one line each, whatever the path holds
         print(report.summary(against))
     return 0 if report.valid else 1
