@@ -345,3 +345,16 @@ def test_paths_with_line_breaks_give_one_line_per_message(tmp_path):
     run = cli("validate", tmp_path / "no\nsuch")
     assert run.returncode != 0
     assert all(ln.startswith(("error: ", "warning: ", "valid", "invalid")) for ln in run.stdout.splitlines())
+
+
+def test_a_name_too_long_is_one_line_naming_it(tmp_path):
+    """A path the file system refuses (a name of 300 characters): Path.exists
+    and os.stat raise for it, which was an 'unexpected OSError'."""
+    src = small_image(tmp_path / "in.zarr")
+    long = tmp_path / ("x" * 300)
+    for argv in (["resave", *CRATE, src, long], ["resave", *CRATE, long, tmp_path / "o.zarr"], ["validate", long],
+                 ["example", long], ["update", "--cc-by", long]):
+        run = cli(*argv)
+        assert run.returncode != 0, argv
+        line = checks.assert_one_line_error(run.stderr, "x" * 300)
+        assert "unexpected" not in line, argv
