@@ -20,6 +20,9 @@ OUTPUT_RECORD = ".ome2024-ngff-challenge-output.json"
 # The record of a 0.5 view added in place beside a 0.4 dataset (resave
 # --in-place): every file it added, so that --undo removes exactly those.
 IN_PLACE_RECORD = ".ome2024-ngff-challenge-in-place.json"
+# The record of a 0.5 dataset upgraded to 0.6 in place (the group metadata it
+# replaced, for --undo); an output of ours may hold it (--output-overwrite deletes it).
+UPGRADE_RECORD = ".ome2024-ngff-challenge-upgrade-0.6.json"
 # The attribute of every converted array that holds its conversion statistics.
 STATS_KEY = "_ome2024_ngff_challenge_stats"
 # The attribute of the top group of a dataset upgraded from OME-Zarr 0.5 to 0.6

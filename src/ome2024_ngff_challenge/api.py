@@ -258,12 +258,13 @@ def is_zarr_v3(input: Location, *, input_s3: S3Options | None = None) -> bool:
     return src.exists("zarr.json") and not src.exists(".zgroup")
 
 
-def upgrade_in_place(input: Location, *, input_s3: S3Options | None = None) -> _upgrade.Upgrade:
+def upgrade_in_place(input: Location, *, input_s3: S3Options | None = None,
+                     follow_links: bool = False) -> _upgrade.Upgrade:
     """Upgrade an OME-Zarr 0.5 dataset to 0.6 where it is: only the groups'
     zarr.json are rewritten (no array's metadata, chunk or shard is read or
     written); the 0.5 bytes are kept, so ``undo_upgrade`` restores them
     exactly. The RO-Crate stays; the top group records the upgrade."""
-    return _upgrade.upgrade(open_location(input, role="input", s3=input_s3))
+    return _upgrade.upgrade(open_location(input, role="input", s3=input_s3, follow_links=follow_links))
 
 
 def is_upgraded_in_place(input: Location, *, input_s3: S3Options | None = None) -> bool:
@@ -566,6 +567,8 @@ def resave_collection(
             raise OutputError(msg)
     # catalog.csv and the outputs are never written into a dataset
     if local_root:
+        for entry in entries:  # nor through a link in the root that leads out of it
+            root.check_writable(f"{entry.output}/zarr.json")
         check_report_path(os.path.join(root_text, _collection.CATALOG), "a collection's catalog.csv")
     elif any(root.exists(name) for name in DATASET_FILES):
         msg = f"{root.describe()}: is a Zarr dataset: the output root of a collection must be a folder of datasets"

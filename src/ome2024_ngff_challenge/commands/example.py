@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..about import TOOL_NAME
 from ..errors import OutputError, option
+from ..stores.base import real_path
 from ..stores.inside import enclosing_dataset
 from ..testing.samples import write_example
 from .options import add_common
@@ -35,19 +36,26 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     example: its marker lists the files it wrote, and a folder holding anything
     else (at any depth) is refused, nothing deleted."""
     out = Path(args.output)
-    dataset = enclosing_dataset(Path(os.path.abspath(out)).resolve().parent)
+    dataset = enclosing_dataset(real_path(out).parent)
     if dataset is not None:
         msg = f"{out}: lies inside the Zarr dataset {dataset}: the example is never written into a dataset"
         raise OutputError(msg)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if os.path.lexists(out) and not out.is_dir():  # a file, a device, a broken link or a loop of links
+        msg = f"{out}: exists and is not a folder; the example is a folder: refusing to replace it"
+        raise OutputError(msg)
+    if out.exists() and any(out.iterdir()):
         if not args.output_overwrite:
             msg = f"{out}: already exists (use {option('overwrite')} to replace an earlier example)"
             raise OutputError(msg)
         delete_example(out)
-    write_example(out)
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    (out / EXAMPLE_MARK).write_text(json.dumps({"tool": TOOL_NAME, "about": "written by 'ome2024-ngff-challenge "
-                                                "example'", "files": files}, indent=1) + "\n", encoding="utf-8")
+    try:
+        write_example(out)
+        files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        (out / EXAMPLE_MARK).write_text(json.dumps({"tool": TOOL_NAME, "about": "written by 'ome2024-ngff-challenge "
+                                                    "example'", "files": files}, indent=1) + "\n", encoding="utf-8")
+    except OSError as e:  # a full disk, a read-only folder: one line (the example is incomplete)
+        msg = f"{e.filename or out}: cannot write the example ({e.strerror or e}); delete {out} and try again"
+        raise OutputError(msg) from None
     print(out)
     return 0
 

@@ -10,6 +10,7 @@ word, as older instructions write it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import textwrap
 
@@ -50,6 +51,10 @@ class LowerLevelFormatter(logging.Formatter):
         record.levelname = record.levelname.lower()
         return super().format(record)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # one line per message, even naming a path that holds a line break (a traceback still follows)
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
 
 def setup_logging(level_name: str) -> None:
     logging.addLevelName(TRACE, "TRACE")
@@ -82,12 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the output is incomplete", file=sys.stderr)
         return 130
-    except Exception as e:  # a bug or an unexpected environment: still one line
+    except OSError as e:
+        if e.filename is None:  # not about a path: below, as any other surprise
+            return unexpected(e, debug)
         if debug:
             LOG.exception("traceback")
-        print(f"error: unexpected {type(e).__name__}: {one_line(str(e))} (run with --log debug for a traceback)",
-              file=sys.stderr)
+        # the file system refused a path (a name too long, a folder that is a file ...): one line naming it
+        name = os.fsdecode(e.filename) if isinstance(e.filename, (str, bytes)) else str(e.filename)
+        print(f"error: {one_line(name)}: {e.strerror or e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a bug or an unexpected environment: still one line
+        return unexpected(e, debug)
+
+
+def unexpected(e: Exception, debug: bool) -> int:
+    if debug:
+        LOG.exception("traceback")
+    print(f"error: unexpected {type(e).__name__}: {one_line(str(e))} (run with --log debug for a traceback)",
+          file=sys.stderr)
+    return 1
 
 
 def one_line(text: str) -> str:

@@ -256,7 +256,7 @@ def upgrade_in_place(args, parser: argparse.ArgumentParser) -> int:
     if extra:
         parser.error(f"{flag(parser, extra[0])} does not go with upgrading 0.5 to 0.6 in place (only the groups' "
                      "metadata is rewritten; the RO-Crate and the arrays stay as they are)")
-    done = api.upgrade_in_place(args.input, input_s3=s3_options(args, "input"))
+    done = api.upgrade_in_place(args.input, input_s3=s3_options(args, "input"), follow_links=args.follow_links)
     print(f"upgraded: {args.input}: OME-Zarr 0.5 -> {args.output_version} in place ({len(done.groups)} groups "
           f"rewritten, no array touched{', an unfinished upgrade finished' if done.resumed else ''}); restore the "
           "0.5 metadata with --in-place --undo")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 
 from .. import api
@@ -57,8 +59,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return parser
 
 
+def file_kind(mode: int) -> str | None:
+    """What a path that is not a regular file is (None for a regular file)."""
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) else "not a file"
+
+
 def run_metadata_only(args) -> int:
     try:
+        kind = file_kind(os.stat(args.target).st_mode)
+        if kind is not None:  # reading a FIFO waits for a writer; a device may never end
+            print(f"{args.target}: {kind}, not a regular file: not a metadata document", file=sys.stderr)
+            return 2
         with open(args.target, "rb") as f:
             text = f.read(MAX_DOCUMENT + 1)
     except OSError as e:
@@ -101,6 +116,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     else:
         for level, entries in (("error", report.errors), ("warning", report.warnings)):
             for entry in entries:
-                print(f"{level}: {entry['location']}: {entry['message']}")
+                line = f"{level}: {entry['location']}: {entry['message']}"
+                print(line.replace("\r", "\\r").replace("\n", "\\n"))  # one line each, whatever the path holds
         print(report.summary(against))
     return 0 if report.valid else 1

@@ -26,7 +26,7 @@ from ..csv_cells import read_cell, safe_cell
 from ..errors import DiskFullError, OutputError, UserError, option
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, crate_fields, read_crate_info
-from ..stores.base import Store, join
+from ..stores.base import Store, join, real_path
 from ..stores.open import is_remote, read_location
 from .output import Conversion, now_iso
 from .plan import Plan
@@ -211,7 +211,7 @@ def root_inside(root: Store, src: Store) -> bool:
         return False
     a, b = root.local_path(), src.local_path()
     if a is not None and b is not None:
-        a, b = a.resolve(), b.resolve()
+        a, b = real_path(a), real_path(b)
         return a == b or b in a.parents
     r, s = root.describe().rstrip("/"), src.describe().rstrip("/")
     return r == s or r.startswith(s + "/")

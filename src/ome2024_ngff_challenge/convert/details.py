@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError, UserError, option
@@ -24,6 +27,11 @@ def write_details(plan: Plan, out: Store, overwrite: bool) -> None:
             msg = f"{path}: is a folder; {option('write_details')} writes a JSON file"
             raise OutputError(msg)
         check_report_path(path, f"the details file ({option('write_details')})")
+        with contextlib.suppress(OSError):
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):  # a device or FIFO would be replaced by a file
+                msg = f"{path}: not a regular file (a device, FIFO or socket); {option('write_details')} writes a file"
+                raise OutputError(msg)
         if path.exists() and not overwrite:
             msg = f"{path}: exists (use {option('overwrite')} to replace it)"
             raise OutputError(msg)

@@ -22,6 +22,7 @@ replaced).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable
@@ -73,6 +74,27 @@ def read_record(store: Store) -> dict | None:
         msg = f"{store.describe(IN_PLACE_RECORD)}: not a record of this tool's in-place view; nothing was changed"
         raise InputError(msg)
     return record
+
+
+def check_ours(store: Store, keys: list[str]) -> None:
+    """Refuse (one line, before anything is removed) a record whose files are
+    not a view of ours: a view is only added to a Zarr v2 dataset, and an
+    array's zarr.json only beside its .zarray (a record copied into a Zarr v3
+    dataset would otherwise remove that dataset's own metadata)."""
+    if not any(store.exists(name) for name in (".zgroup", ".zarray", ".zattrs")):
+        msg = (f"{store.describe(IN_PLACE_RECORD)}: lies in a dataset without Zarr v2 metadata at the top, so its "
+               "files are not a view added in place by this tool: nothing was changed")
+        raise InputError(msg)
+    nodes = [k for k in keys if k.rpartition("/")[2] == "zarr.json"]
+    for key, raw in zip(nodes, in_parallel(store, store.get, nodes)):
+        try:
+            array = raw is not None and json.loads(raw).get("node_type") == "array"
+        except (ValueError, AttributeError):
+            array = False
+        if array and not store.exists(join(key.rpartition("/")[0], ".zarray")):
+            msg = (f"{store.describe(key)}: an array's zarr.json without a .zarray beside it: not added in place by "
+                   f"this tool, though {IN_PLACE_RECORD} lists it: nothing was changed")
+            raise InputError(msg)
 
 
 def write_record(store: Store, added: Iterable[str], *, started: str, complete: bool,
@@ -140,6 +162,8 @@ class InPlaceView(Conversion):
         keys = self.keys()
         for key in [*ours, *keys]:  # a folder that is a link out of the dataset: refused before the first write
             store.check_writable(key)
+        if ours:
+            check_ours(store, ours)
         mine = set(ours)
         new = [k for k in keys if k not in mine]
         conflicts = [k for k, there in zip(new, in_parallel(store, store.exists, new)) if there]
@@ -220,6 +244,7 @@ def undo(store: Store) -> list[str]:
     ordered = ([ROOT] if ROOT in added else []) + [k for k in added if k != ROOT]
     for key in ordered:  # a folder swapped for a link out of the dataset: refused before the first removal
         store.check_writable(key)
+    check_ours(store, ordered)
     removed = [k for k, there in zip(ordered, in_parallel(store, store.exists, ordered)) if there]
     if ROOT in removed:
         store.delete(ROOT)

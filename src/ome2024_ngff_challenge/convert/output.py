@@ -29,7 +29,8 @@ from ..errors import DiskFullError, OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..ome.rocrate import CrateInfo, build_crate
-from ..stores.base import Store, is_partial
+from ..stores.base import Store, is_partial, real_path
+from ..stores.inside import enclosing_dataset
 from .plan import ArrayJob, Plan
 from .record import OutputRecord, delete_recorded, read_record, write_record
 from .stats import ArrayStats
@@ -104,7 +105,10 @@ class Conversion:
             attrs = copy.deepcopy(group.attributes)
             attrs.get("ome", {}).pop("_creator", None)
             groups.append([group.path, attrs])
-        doc = {"input": self.src.describe(), "arrays": arrays, "groups": groups, "copies": self.plan.copies,
+        # the input by its absolute path: a job line names it so (it runs from any folder)
+        local = self.src.local_path()
+        where = os.fspath(real_path(local)) if local is not None else self.src.describe()
+        doc = {"input": where, "arrays": arrays, "groups": groups, "copies": self.plan.copies,
                "mode": mode}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
@@ -272,10 +276,18 @@ def check_finished(store: Store) -> None:
 
 
 def check_distinct(src: Store, out: Store) -> None:
-    """The output must not be, contain, or lie inside the input."""
+    """The output must not be, contain, or lie inside the input, nor lie
+    inside any other Zarr dataset (it would add a folder to that dataset,
+    even inside one of its arrays)."""
     if out.overlaps(src):
         msg = f"{out.describe()}: the output must not be the input, nor inside it or around it ({src.describe()})"
         raise UserError(msg)
+    path = out.local_path()
+    dataset = enclosing_dataset(real_path(path).parent) if path is not None else None
+    if dataset is not None:
+        msg = (f"{out.describe()}: lies inside the Zarr dataset {dataset}: a conversion is never written into "
+               "another dataset; choose an output outside it")
+        raise OutputError(msg)
 
 
 def is_converted_container(store: Store, meta: object) -> bool:
@@ -346,8 +358,8 @@ def prepare_output(out: Store, overwrite: bool, fingerprint: str | None = None) 
 
 
 def refuse_dangerous(path: Path) -> None:
-    resolved = path.resolve()
-    protected = {Path("/").resolve(), Path.home().resolve(), Path.cwd().resolve()}
-    if resolved in protected or any(resolved in p.parents for p in (Path.cwd().resolve(),)):
+    resolved, cwd = real_path(path), real_path(Path.cwd())
+    protected = {real_path("/"), real_path(Path.home()), cwd}
+    if resolved in protected or resolved in cwd.parents:
         msg = f"{path}: refusing to write into the root, home or current folder, or a parent of it"
         raise OutputError(msg)

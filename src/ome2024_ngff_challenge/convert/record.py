@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, TOOL_NAME, __version__
+from ..about import INCOMPLETE_MARK, OUTPUT_RECORD, TOOL_NAME, UPGRADE_RECORD, __version__
 from ..errors import OutputError, UserError, option
-from ..json_values import json_bytes
+from ..json_values import is_int, json_bytes
 from ..ome.rocrate import METADATA_ID as CRATE
 from ..stores.base import PARTIAL_MARK, Store, join
 
@@ -113,7 +113,9 @@ class OutputRecord:
                 raise ValueError
             arrays = []
             for a in doc["arrays"]:
-                grid = tuple(int(n) for n in a["grid"])
+                if not isinstance(a["grid"], list) or not all(is_int(n) for n in a["grid"]):
+                    raise ValueError  # a float, a bool, Infinity: not a grid of ours
+                grid = tuple(a["grid"])
                 if not is_inside(a["path"] or "x") or a["chunk_key_encoding"] not in ("default", "v2") \
                         or a["separator"] not in ("/", ".") or any(n < 0 for n in grid):
                     raise ValueError
@@ -132,7 +134,7 @@ class OutputRecord:
         folder, _, name = key.rpartition("/")
         if name.startswith(".") and PARTIAL_MARK in name:
             key = join(folder, name[1:name.index(PARTIAL_MARK)])
-        if key in self.files or JOB_FILES.fullmatch(key):
+        if key in self.files or key == UPGRADE_RECORD or JOB_FILES.fullmatch(key):  # (an upgrade to 0.6 in place)
             return True
         return any(a.holds(rel) for a, rel in self._below(key))
 

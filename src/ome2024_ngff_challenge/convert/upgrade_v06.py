@@ -21,17 +21,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, TOOL_NAME, UPGRADE_KEY, __version__
+from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, TOOL_NAME, UPGRADE_KEY, UPGRADE_RECORD, __version__
 from ..errors import InputError, OutputError, UserError, option
 from ..json_values import json_bytes
 from ..ome import v06
 from ..ome.spec import TARGET_VERSION
 from ..stores.base import Store, join
 from ..validation.metadata_only import ERROR, check_document
+from .in_place import remove_partials_of
 from .output import depth, in_parallel, now_iso
 
 LOG = logging.getLogger("ome2024_ngff_challenge")
-UPGRADE_RECORD = ".ome2024-ngff-challenge-upgrade-0.6.json"
 ABOUT = ("The OME-Zarr 0.5 group metadata replaced in place by 0.6 metadata; 'resave --in-place --undo' writes "
          "back every zarr.json listed in 'replaced' exactly as it was (and then removes this record)")
 MAX_SERIES = 100_000
@@ -61,11 +61,30 @@ def read_record(store: Store) -> dict | None:
         return None
     replaced = record.get("replaced") if isinstance(record, dict) else None
     if not isinstance(record, dict) or record.get("tool") != TOOL_NAME or not isinstance(replaced, dict) or not all(
-            isinstance(k, str) and k.endswith("zarr.json") and ".." not in k.split("/") and not k.startswith("/")
-            and isinstance(v, str) for k, v in replaced.items()):
+            is_node_key(k) and isinstance(v, str) and is_group(v.encode("utf-8", "surrogatepass"))
+            for k, v in replaced.items()):
         msg = f"{store.describe(UPGRADE_RECORD)}: not a record of this tool's 0.6 upgrade; nothing was changed"
         raise InputError(msg)
     return record
+
+
+def is_node_key(key: object) -> bool:
+    """A node's ``zarr.json`` inside the dataset (a forged record never writes elsewhere)."""
+    if not isinstance(key, str) or key.startswith("/") or "\\" in key:
+        return False
+    parts = key.split("/")
+    return parts[-1] == "zarr.json" and not any(p in ("", ".", "..") for p in parts)
+
+
+def is_group(raw: bytes | None) -> bool:
+    """Whether ``raw`` is the metadata of a Zarr v3 group (all an upgrade
+    replaces, so all its undo writes back: never an array's)."""
+    try:
+        meta = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return False
+    return isinstance(meta, dict) and meta.get("zarr_format") == 3 and meta.get("node_type") == "group" and \
+        isinstance(meta.get("attributes", {}), dict)
 
 
 class GroupReader:
@@ -219,7 +238,11 @@ def upgrade(store: Store) -> Upgrade:
         msg = f"{where}: no OME-Zarr metadata at the top (attributes.ome); nothing was changed"
         raise InputError(msg)
     replaced = {node(p): reader.raw[p].decode("utf-8") for p in sorted(new, key=depth)}
+    for key in [*replaced, UPGRADE_RECORD]:  # a link out of the dataset (read with --follow-links): refused first
+        store.check_writable(key)
     write_record(store, replaced, started=started, complete=False)
+    if resumed:  # the temporary files of the writes a killed run had begun
+        remove_partials_of(store, [*replaced, UPGRADE_RECORD])
     by_depth: dict[int, list[str]] = {}
     for path in new:
         if path:
@@ -257,9 +280,17 @@ def undo(store: Store) -> list[str]:
         raise InputError(msg)
     replaced = record["replaced"]
     keys = sorted(replaced, key=lambda k: (k != "zarr.json", k))
+    for key in keys:  # everything refused before the first write
+        store.check_writable(key)
+    for key, now in zip(keys, in_parallel(store, store.get, keys)):
+        if not is_group(now):
+            msg = (f"{store.describe(key)}: listed in {UPGRADE_RECORD} but {'missing' if now is None else 'not a group'}"
+                   " now (an upgrade replaces only groups' metadata): nothing was changed")
+            raise InputError(msg)
     if "zarr.json" in replaced:
         store.put("zarr.json", replaced["zarr.json"].encode("utf-8"))
     in_parallel(store, lambda k: store.put(k, replaced[k].encode("utf-8")), [k for k in keys if k != "zarr.json"])
+    remove_partials_of(store, [*keys, UPGRADE_RECORD])  # a killed run's (or upgrade's) temporary files
     store.delete(UPGRADE_RECORD)
     return keys
 

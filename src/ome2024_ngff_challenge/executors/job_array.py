@@ -158,6 +158,11 @@ class JobScriptExecutor(Executor):
 
     def execute(self, conversion: Conversion) -> None:
         plan, out = conversion.plan, conversion.out
+        broken = next((w for w in self.command if "\n" in w or "\r" in w), None)
+        if broken is not None:  # a job array runs the script line by line: a command must fit on one
+            msg = (f"{broken!r}: holds a line break, so a job script cannot run it on one line; "
+                   f"rename it, or convert without {option('job_script')}")
+            raise UserError(msg)
         conversion.begin(self.mode)
         per_job = self.shards_per_job or default_shards_per_job(plan)
         job_list = partition(plan, per_job)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,6 +232,13 @@ class ReadOnlyStore(Store):
 
     def delete_tree(self) -> None:
         self._read_only()
+
+
+def real_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` absolute, its links resolved as far as they lead: unlike
+    ``Path.resolve`` it never raises on a loop of links (that part is kept as
+    it is; opening it then fails with an error naming it)."""
+    return Path(os.path.realpath(path))
 
 
 def join(*parts: str) -> str:

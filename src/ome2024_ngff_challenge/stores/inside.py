@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD
 from ..errors import OutputError
+from .base import real_path
 
 DATASET_FILES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", INCOMPLETE_MARK, OUTPUT_RECORD, IN_PLACE_RECORD)
 
@@ -21,7 +22,7 @@ DATASET_FILES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", INCOMPLETE_MARK, 
 def enclosing_dataset(folder: str | os.PathLike[str]) -> Path | None:
     """The nearest folder at or above ``folder`` (links resolved) that is a
     Zarr node or holds one of our records; None when there is none."""
-    start = Path(os.path.abspath(folder)).resolve()
+    start = real_path(folder)
     for candidate in (start, *start.parents):
         if any(os.path.isfile(candidate / name) for name in DATASET_FILES):
             return candidate
@@ -36,7 +37,7 @@ def check_report_path(path: str | os.PathLike[str], what: str) -> None:
         msg = f"{target}: is a folder; {what} is a file"
         raise OutputError(msg)
     # the file a link leads to is the one written
-    dataset = enclosing_dataset(Path(os.path.abspath(target)).resolve().parent)
+    dataset = enclosing_dataset(real_path(target).parent)
     if dataset is not None:
         msg = (f"{target}: lies inside the Zarr dataset {dataset}: {what} is never written into a dataset "
                "(it would add to or replace the dataset's files); choose a path outside it")

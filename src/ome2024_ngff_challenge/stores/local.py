@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import DISK_FULL, DiskFullError, InputError, OutputError
-from .base import PARTIAL_MARK, Store, is_partial, join
+from .base import PARTIAL_MARK, Store, is_partial, join, real_path
 from .confined import Confinement
 from .remote import METADATA_NAMES, max_metadata_bytes, too_large
 
@@ -100,7 +100,7 @@ class LocalStore(Store):
         theirs = other.local_path()
         if theirs is None:
             return False
-        a, b = self.root.resolve(), theirs.resolve()
+        a, b = real_path(self.root), real_path(theirs)
         return a == b or a in b.parents or b in a.parents
 
     def _path(self, key: str) -> Path:
@@ -364,6 +364,11 @@ class LocalStore(Store):
             except PermissionError:
                 msg = f"{self.describe(key)}: permission denied"
                 raise OutputError(msg) from None
+            except OSError as e:  # a read-only file system, a name too long ...: one line
+                if e.errno in DISK_FULL:
+                    raise
+                msg = f"{self.describe(key)}: cannot write ({e.strerror or e})"
+                raise OutputError(msg) from None
             with f:
                 yield f
                 f.flush()
@@ -400,8 +405,13 @@ class LocalStore(Store):
 
     def delete(self, key: str) -> None:
         path = self.rules.writable(key)  # a link itself is removed, never what it leads to
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        try:
             os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:  # permission denied, a read-only file system, a folder there: one line
+            msg = f"{self.describe(key)}: cannot delete ({e.strerror or e})"
+            raise OutputError(msg) from None
 
     def delete_tree(self) -> None:
         self.rules.forget()
