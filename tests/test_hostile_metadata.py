@@ -285,3 +285,12 @@ def test_a_huge_local_metadata_document_is_refused_before_it_is_read(tmp_path, c
     assert not (tmp_path / "out.zarr" / "zarr.json").exists()
     monkeypatch.setenv("OME2024_NGFF_CHALLENGE_MAX_METADATA_BYTES", "100000")
     assert convert("resave", src, tmp_path / "out2.zarr").rc == 0
+
+
+@pytest.mark.parametrize("depth", [150, 200_000])
+def test_metadata_only_of_deeply_nested_json_is_invalid_not_a_crash(tmp_path, convert, depth):
+    doc = tmp_path / "zarr.json"
+    doc.write_text('{"zarr_format": 3, "node_type": "group", "attributes": {"ome": ' + _nest(depth) + "}}")
+    run = convert("validate", "--metadata-only", doc)
+    assert run.rc == 1 and "unexpected" not in run.err + run.out, str(run)
+    assert "nested more than 100 levels deep" in run.out

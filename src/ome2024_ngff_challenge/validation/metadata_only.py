@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from ..json_values import MAX_DEPTH, too_deep
 from ..ome import v05_rules, v06_rules
 from ..ome.spec import TARGET_VERSION
 from ..ome.v06 import VERSION as V06
@@ -118,6 +119,13 @@ def check_text(text: str | bytes) -> tuple[str | None, list[tuple[str, str]]]:
         document = json.loads(text)
     except ValueError as e:
         return None, [(ERROR, f"not valid JSON ({e})")]
+    except RecursionError:  # the parser's own limit
+        document = None
+        deep = True
+    else:
+        deep = too_deep(document)
+    if deep:
+        return None, [(ERROR, f"not valid JSON (nested more than {MAX_DEPTH} levels deep: not metadata we read)")]
     return check_document(document)
 
 
