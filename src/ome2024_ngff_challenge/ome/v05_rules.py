@@ -282,6 +282,23 @@ def _check_axes(axes: object, label: str, problems: list) -> tuple[list[str], li
     return names, types
 
 
+def dataset_path(ds: object, d_label: str, paths: list[str], problems: list) -> str | None:
+    """A multiscale dataset's path: a relative path inside the group, listed
+    once (``paths``: those before it); None with the problem added otherwise.
+    (0.5 and 0.6 alike.)"""
+    if not isinstance(ds, dict) or not isinstance(ds.get("path"), str) or not ds["path"]:
+        problems.append((ERROR, f"{d_label} must be an object with a non-empty string 'path'"))
+        return None
+    path = ds["path"]
+    if path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
+        problems.append((ERROR, f"{d_label}.path {path!r} is not a relative path inside the group"))
+        return None
+    if path in paths:
+        problems.append((ERROR, f"{d_label}.path {path!r} is listed twice"))
+        return None
+    return path
+
+
 def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale]]:
     """The image rules on ``ome.multiscales``; the parsed entries that can be walked."""
     problems: list = []
@@ -311,15 +328,8 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
         paths, scales = [], []
         for d, ds in enumerate(datasets):
             d_label = f"{label}.datasets[{d}]"
-            if not isinstance(ds, dict) or not isinstance(ds.get("path"), str) or not ds["path"]:
-                problems.append((ERROR, f"{d_label} must be an object with a non-empty string 'path'"))
-                continue
-            path = ds["path"]
-            if path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
-                problems.append((ERROR, f"{d_label}.path {path!r} is not a relative path inside the group"))
-                continue
-            if path in paths:
-                problems.append((ERROR, f"{d_label}.path {path!r} is listed twice"))
+            path = dataset_path(ds, d_label, paths, problems)
+            if path is None:
                 continue
             if "coordinateTransformations" not in ds:
                 problems.append((ERROR, f"{d_label} has no 'coordinateTransformations'"))

@@ -299,15 +299,8 @@ def check_multiscales(ome: dict) -> tuple[list[tuple[str, str]], list[Multiscale
         paths, scales, outputs = [], [], []
         for d, ds in enumerate(datasets):
             d_label = f"{label}.datasets[{d}]"
-            if not isinstance(ds, dict) or not isinstance(ds.get("path"), str) or not ds["path"]:
-                problems.append((ERROR, f"{d_label} must be an object with a non-empty string 'path'"))
-                continue
-            path = ds["path"]
-            if path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
-                problems.append((ERROR, f"{d_label}.path {path!r} is not a relative path inside the group"))
-                continue
-            if path in paths:
-                problems.append((ERROR, f"{d_label}.path {path!r} is listed twice"))
+            path = v05_rules.dataset_path(ds, d_label, paths, problems)
+            if path is None:
                 continue
             output, scale = _level(ds, d_label, systems, problems)
             paths.append(path)
