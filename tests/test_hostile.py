@@ -358,3 +358,15 @@ def test_a_name_too_long_is_one_line_naming_it(tmp_path):
         assert run.returncode != 0, argv
         line = checks.assert_one_line_error(run.stderr, "x" * 300)
         assert "unexpected" not in line, argv
+
+
+def test_a_file_or_device_as_input_says_so(tmp_path):
+    """A file (a zipped dataset, a typo) or /dev/zero given as INPUT: one line saying it is not a
+    folder, nothing read from the device, no output."""
+    zipped = tmp_path / "in.zarr.zip"
+    zipped.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    for given in (zipped, Path("/dev/zero")):
+        run = cli("resave", given, tmp_path / "out.zarr")
+        assert run.returncode == 1
+        checks.assert_one_line_error(run.stderr, str(given), "not a folder")
+        assert not (tmp_path / "out.zarr").exists()

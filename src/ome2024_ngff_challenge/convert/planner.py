@@ -17,6 +17,7 @@ import functools
 import itertools
 import logging
 import math
+import os
 
 from ..about import IN_PLACE_RECORD, INCOMPLETE_MARK, OUTPUT_RECORD
 from ..errors import InputError, UserError, option
@@ -122,6 +123,11 @@ class Planner:
                 raise InputError(msg)
             dirs, files = src.list_dir("")
             if not dirs and not files:
+                root = src.local_path()
+                if root is not None and os.path.lexists(root) and not os.path.isdir(root):
+                    msg = (f"{src.describe()}: a file (or a device), not a folder: an OME-Zarr dataset is a folder "
+                           "(one in a ZIP file must be unzipped first)")
+                    raise InputError(msg)
                 msg = f"{src.describe()}: does not exist or is empty"
                 raise InputError(msg)
             msg = f"{src.describe()}: not a Zarr v2 group (no .zgroup)"
