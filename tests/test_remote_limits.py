@@ -289,3 +289,18 @@ def test_the_deadline_of_validate_holds_for_the_hosting_check(tmp_path, monkeypa
     assert report.valid  # the dataset is fine
     assert report.warnings and all("cannot check" in w["message"] or "no time left" in w["message"]
                                    or "within" in w["message"] for w in report.warnings), report.warnings
+
+
+def test_a_server_that_is_not_there_is_said_at_once(tmp_path):
+    """Nothing listens at the port (a wrong port or host): refused connections from a server that
+    never answered are not retried for minutes (the retry budget, per request), one line names it.
+    A server that answered before and then refuses is retried (test_http: a restarting server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    url = f"http://127.0.0.1:{port}/data.zarr"
+    proc = subprocess.run([sys.executable, "-m", "ome2024_ngff_challenge", "validate", url], capture_output=True,
+                          text=True, timeout=100, check=False)  # the retry budget alone is 120 s a request
+    assert proc.returncode == 1
+    line = checks.assert_one_line_error(proc.stderr, f"127.0.0.1:{port}", "connection refused")
+    assert "Traceback" not in proc.stderr, line

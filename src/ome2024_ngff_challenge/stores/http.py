@@ -29,8 +29,10 @@ from .remote import (
     client_options,
     explain_error,
     is_metadata,
+    is_transient,
     max_metadata_bytes,
     read_body,
+    refused,
     retry_config,
     retry_timeout,
     safe_url,
@@ -57,6 +59,7 @@ class HTTPStore(ReadOnlyStore):
             msg = f"{safe_url(url)}: a dataset URL has no ?query or #fragment"
             raise UserError(msg)
         self.url = url.rstrip("/")
+        self._answered = False  # whether the server has answered a request yet
         self._retry_timeout = retry_timeout()
         self._max_metadata = max_metadata_bytes()
         self._shown = safe_url(self.url)
@@ -88,7 +91,19 @@ class HTTPStore(ReadOnlyStore):
             why = explain_error(error, self._host(), None, "input", 0)
             LOG.info("%s: %s; sending again in %.1f s", self.describe(), why, pause)
 
-        return call_with_retries(request, self._retry_timeout, tell)
+        def transient(error: BaseException) -> bool:
+            # a server that has never answered and refuses the connection is not
+            # there (a wrong host or port): said at once, not retried for minutes;
+            # one that answered before and refuses now is restarting: retried
+            return is_transient(error) and (self._answered or not refused(error))
+
+        try:
+            result = call_with_retries(request, self._retry_timeout, tell, transient)
+        except NotFoundError:
+            self._answered = True  # a 404 is an answer
+            raise
+        self._answered = True
+        return result
 
     def describe(self, key: str = "") -> str:
         return f"{self._shown}/{key}" if key else self._shown

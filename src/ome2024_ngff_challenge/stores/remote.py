@@ -346,12 +346,19 @@ def client_options(url: str, *, within_run: bool = True) -> dict:
     }
 
 
-def call_with_retries(request: Callable[[], T], timeout: float, on_retry: Callable[[BaseException, float], None]) -> T:
+def refused(error: BaseException) -> bool:
+    """Whether ``error`` is a refused connection (nothing listens there)."""
+    return "connection refused" in str(error).lower()
+
+
+def call_with_retries(request: Callable[[], T], timeout: float, on_retry: Callable[[BaseException, float], None],
+                      transient: Callable[[BaseException], bool] = is_transient) -> T:
     """``request()``, called again with backoff while it fails transiently
     (is_transient), until ``timeout`` seconds are spent: then RetriesExhausted.
     Any other error is raised at once. ``on_retry(error, pause)`` is told of
     each retry. Only for requests that may be sent again (GET, HEAD, LIST, PUT,
-    DELETE; a multipart upload that failed was aborted by obstore)."""
+    DELETE; a multipart upload that failed was aborted by obstore).
+    ``transient``: which errors are sent again (default ``is_transient``)."""
     deadline = time.monotonic() + timeout
     left = time_left()
     if left is not None:
@@ -364,7 +371,7 @@ def call_with_retries(request: Callable[[], T], timeout: float, on_retry: Callab
         try:
             return request()
         except Exception as e:
-            if not is_transient(e):
+            if not transient(e):
                 raise
             retries += internal_retries(e)
             remaining = deadline - time.monotonic()
