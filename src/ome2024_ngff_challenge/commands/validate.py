@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import stat
 import sys
 
 from .. import api
+from ..errors import UserError
+from ..stores.confined import read_small_file
+from ..stores.remote import max_metadata_bytes
 from ..validation import metadata_only
 from .options import SPELLING, add_common, add_follow_links, add_location_options, s3_options
 
-MAX_DOCUMENT = 64 * 2**20  # a metadata document larger than this is not one
 EXAMPLES = """\
 examples:
   ome2024-ngff-challenge validate out.zarr
@@ -59,28 +59,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def file_kind(mode: int) -> str | None:
-    """What a path that is not a regular file is (None for a regular file)."""
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return None if stat.S_ISREG(mode) else "not a file"
-
-
 def run_metadata_only(args) -> int:
-    try:
-        kind = file_kind(os.stat(args.target).st_mode)
-        if kind is not None:  # reading a FIFO waits for a writer; a device may never end
-            print(f"{args.target}: {kind}, not a regular file: not a metadata document", file=sys.stderr)
-            return 2
-        with open(args.target, "rb") as f:
-            text = f.read(MAX_DOCUMENT + 1)
-    except OSError as e:
-        print(f"{args.target}: cannot be read ({e.strerror or e})", file=sys.stderr)
-        return 2
-    if len(text) > MAX_DOCUMENT:
-        print(f"{args.target}: larger than {MAX_DOCUMENT // 2**20} MiB: not a metadata document", file=sys.stderr)
+    try:  # a FIFO or a device is never read; a document is bounded as any metadata document
+        text = read_small_file(args.target, max_metadata_bytes(), "a metadata document")
+    except UserError as e:
+        print(e, file=sys.stderr)
         return 2
     version, problems = metadata_only.check_text(text)
     errors = [m for level, m in problems if level == metadata_only.ERROR]

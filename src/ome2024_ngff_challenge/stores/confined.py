@@ -263,10 +263,11 @@ def open_regular(real: str, shown: str) -> BinaryIO | None:
     return os.fdopen(fd, "rb")
 
 
-def read_small_file(path: str, limit: int = SMALL_FILE_LIMIT) -> bytes:
+def read_small_file(path: str, limit: int = SMALL_FILE_LIMIT, what: str = "a list or details file") -> bytes:
     """The bytes of a file the user names (a collection's list, a details
-    file): a regular file (links followed: the user chose it) of at most
-    ``limit`` bytes. UserError otherwise."""
+    file, a metadata document: ``what``, for the message): a regular file
+    (links followed: the user chose it) of at most ``limit`` bytes. UserError
+    otherwise."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -286,6 +287,6 @@ def read_small_file(path: str, limit: int = SMALL_FILE_LIMIT) -> bytes:
     with f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        msg = f"{path}: larger than {limit // 2**20} MiB: not such a file (a list or details file is small)"
+        msg = f"{path}: larger than {limit // 2**20} MiB: not such a file ({what} is small)"
         raise UserError(msg)
     return data
