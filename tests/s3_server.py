@@ -421,6 +421,19 @@ class FlakyProxy:
             self.listener.close()
 
 
+def isolate_aws_env(monkeypatch, tmp_path: Path, retry_timeout: str = "5") -> None:
+    """No AWS setting of the machine leaks into a test: no keys, no profiles,
+    no config files; and short retries (the retry budget's variable)."""
+    from ome2024_ngff_challenge.stores.remote import RETRY_TIMEOUT_ENV
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv(RETRY_TIMEOUT_ENV, retry_timeout)
+
+
 def start(root: str | os.PathLike[str], timeout: float = 60.0) -> S3Server:
     return S3Server(Path(root)).start(timeout)
 

@@ -48,12 +48,7 @@ def s3(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def clean_aws_env(monkeypatch, tmp_path):
     """No AWS setting of the machine leaks in: no keys, no profiles, short retries."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv(RETRY_TIMEOUT_ENV, "5")
+    s3_server.isolate_aws_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture

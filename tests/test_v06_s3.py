@@ -6,7 +6,6 @@ undo puts back the 0.5 objects exactly."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import s3_server
 from conftest import build_image_with_labels, build_plate
 
 from ome2024_ngff_challenge.convert import upgrade_v06
-from ome2024_ngff_challenge.stores.remote import RETRY_TIMEOUT_ENV
 from ome2024_ngff_challenge.stores.s3 import S3Store
 from ome2024_ngff_challenge.stores.traced import TracedStore
 
@@ -33,12 +31,7 @@ def s3(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def signed(s3, monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv(RETRY_TIMEOUT_ENV, "5")
+    s3_server.isolate_aws_env(monkeypatch, tmp_path)
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     return s3
